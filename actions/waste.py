@@ -1,0 +1,177 @@
+"""Waste collection: the sector of the citizen's street, next collection days, glass drop-off, bulky items."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from rasa_sdk.events import SlotSet
+
+from actions.catalog_access import (
+    TOPIC_SLOT,
+    CatalogAction,
+    Events,
+    Turn,
+    choice_buttons,
+    is_sure,
+    utter_with_town_hall,
+)
+from bot.catalog import WASTE_STREAMS, Catalog, StreamCollection, StreetCollection
+from bot.catalog.formatting import capitalized, format_date, format_day, join_french
+from bot.catalog.hours import FRENCH_WEEKDAYS
+
+STREET_SLOT = "street"  # the street id last answered for, so « et le verre ? » needs no address again
+STREAM_SLOT = "waste_stream"  # the stream last asked about, kept while the street is asked for
+AWAITING_STREET = "waste_street"  # topic while the assistant waits for a street
+_HOLIDAY_WORDS = re.compile(r"f[eé]ri[eé]", re.I)
+
+
+def _stream_asked(turn: Turn) -> str | None:
+    """The stream named now or, on a follow-up, the one remembered."""
+    for value in turn.entity_values("waste_stream"):
+        if value in WASTE_STREAMS:
+            return value
+    remembered = turn.tracker.get_slot(STREAM_SLOT)
+    return remembered if turn.follow_up and remembered in WASTE_STREAMS else None
+
+
+def _street_text(turn: Turn) -> str | None:
+    """The street as typed: an address entity, or on a follow-up the whole message."""
+    if address := turn.entity("address"):
+        return address
+    if turn.follow_up and turn.tracker.get_slot(TOPIC_SLOT) == AWAITING_STREET and not turn.text.startswith("/"):
+        return turn.named or None
+    return None
+
+
+def _days(stream: StreamCollection) -> str:
+    """ "le lundi et le jeudi", "du lundi au samedi", with the schedule's note ("une semaine sur deux")."""
+    assert stream.schedule is not None
+    weekdays = sorted(stream.schedule.weekdays)
+    if len(weekdays) >= 3 and weekdays == list(range(weekdays[0], weekdays[-1] + 1)):
+        days = f"du {FRENCH_WEEKDAYS[weekdays[0]]} au {FRENCH_WEEKDAYS[weekdays[-1]]}"
+    else:
+        days = join_french([f"le {FRENCH_WEEKDAYS[d]}" for d in weekdays])
+    return f"{days}, {stream.schedule.note}" if stream.schedule.note else days
+
+
+def _when(stream: StreamCollection, today: date) -> list[str]:
+    """The next collection days: "aujourd'hui", "demain", "vendredi", "le mardi 7 avril" (cancelled ones left out)."""
+    return [format_day(c.actual, today) for c in stream.upcoming if c.actual is not None]
+
+
+def utter_holiday_changes(turn: Turn, streams: list[StreamCollection]) -> None:
+    """One line per upcoming collection moved or cancelled by a public holiday."""
+    for stream in streams:
+        for collection in stream.upcoming:
+            pieces = {
+                "stream": stream.stream.name,
+                "holiday": collection.holiday or "",
+                "regular": format_date(collection.regular),
+            }
+            if collection.cancelled:
+                turn.utter("utter_waste_holiday_cancelled", **pieces)
+            elif collection.moved and collection.actual is not None:
+                turn.utter("utter_waste_holiday_moved", **pieces, actual=format_date(collection.actual))
+
+
+def utter_stream(turn: Turn, found: StreetCollection, stream_id: str) -> None:
+    """How and when one stream is collected for the street."""
+    stream = found.streams[stream_id]
+    pieces = {
+        "street": found.street.name,
+        "sector": found.sector.name,
+        "stream": stream.stream.name,
+        "Stream": capitalized(stream.stream.name),
+        "instructions": stream.stream.instructions or "",
+    }
+    if stream.stream.mode == "rendez_vous":
+        utter_bulky(turn, stream)
+    elif stream.stream.mode == "apport_volontaire":
+        points = " ; ".join(f"{p.name} ({p.address})" for p in stream.drop_off_points)
+        turn.utter("utter_waste_drop_off" if points else "utter_waste_drop_off_none", **pieces, points=points)
+    elif stream.schedule is None or not _when(stream, turn.now.date()):
+        turn.utter("utter_waste_stream_not_collected", **pieces)
+    else:
+        turn.utter(
+            "utter_waste_stream", **pieces, days=_days(stream), next_dates=join_french(_when(stream, turn.now.date()))
+        )
+        utter_holiday_changes(turn, [stream])
+
+
+def utter_bulky(turn: Turn, stream: StreamCollection) -> None:
+    """Bulky items: collected on appointment, booked by phone or online (from the catalog)."""
+    contact = " – ".join(part for part in (stream.stream.phone, stream.stream.url) if part)
+    turn.utter(
+        "utter_waste_on_appointment",
+        Stream=capitalized(stream.stream.name),
+        booking=stream.stream.booking or "",
+        booking_contact=contact,
+        instructions=stream.stream.instructions or "",
+    )
+
+
+def utter_summary(turn: Turn, found: StreetCollection) -> None:
+    """The next door-to-door collection of each stream for the street, then what is special."""
+    today = turn.now.date()
+    door = [s for s in found.streams.values() if s.stream.mode == "porte_a_porte" and _when(s, today)]
+    lines = "\n".join(f"- {s.stream.name} : {join_french(_when(s, today))}" for s in door)
+    turn.utter("utter_waste_summary", street=found.street.name, sector=found.sector.name, collections=lines)
+    utter_holiday_changes(turn, [s for s in door if s.upcoming and (s.upcoming[0].moved or s.upcoming[0].cancelled)])
+
+
+def _ask_street(turn: Turn, stream: str | None) -> Events:
+    turn.utter("utter_ask_street")
+    return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, AWAITING_STREET)]
+
+
+def _street_buttons(catalog: Catalog, ids: list[str], stream: str | None) -> list[dict[str, str]]:
+    extra = {"waste_stream": stream} if stream else {}
+    options = [(catalog.street(i).name, catalog.street(i).name) for i in ids]
+    return choice_buttons("ask_waste_collection", "address", options, extra)
+
+
+def answer_waste(turn: Turn) -> Events:
+    """Collection days for the citizen's street (asked for when missing), or bulky items on appointment."""
+    catalog, stream = turn.catalog, _stream_asked(turn)
+    if stream == "encombrants" and catalog.waste.streams.get(stream) is not None:
+        utter_bulky(turn, StreamCollection(catalog.waste.streams[stream]))
+        return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
+    typed = _street_text(turn)
+    if typed is not None:
+        matches = catalog.resolve_street(typed)
+        if not matches and (rest := turn.text_from_entity("address")) and rest != typed:
+            typed, matches = (
+                rest,
+                catalog.resolve_street(rest),
+            )  # the NLU cut the street short ("rue" of "rue de la paix")
+        if not matches:
+            utter_with_town_hall(turn, "utter_waste_street_unknown", asked=typed)
+            return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
+        if len(matches) > 1 or not is_sure(matches):
+            buttons = _street_buttons(catalog, [m.id for m in matches], stream)
+            turn.utter("utter_ask_which_street", buttons, asked=typed)
+            return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, AWAITING_STREET)]
+        street_id = matches[0].id
+    elif (remembered := turn.tracker.get_slot(STREET_SLOT)) in catalog.waste.streets:
+        street_id = remembered
+    else:
+        return _ask_street(turn, stream)
+    found = catalog.collection_for_street(street_id, turn.now.date())
+    if stream:
+        utter_stream(turn, found, stream)
+    else:
+        utter_summary(turn, found)
+    if _HOLIDAY_WORDS.search(turn.text):
+        turn.utter("utter_waste_holiday_rule", holiday_rule=found.holiday_rule.description)
+    return [SlotSet(STREET_SLOT, street_id), SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
+
+
+class ActionWasteCollection(CatalogAction):
+    """Answers "when is my bin collected?", "where do I take glass?", "how do I get rid of a mattress?"."""
+
+    def name(self) -> str:
+        return "action_waste_collection"
+
+    def answer(self, turn: Turn) -> Events:
+        return answer_waste(turn)

@@ -1,0 +1,241 @@
+"""The benchmark's report: `bench/reports/latest.md` with its plots, and `latest.json` with every figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+FLOOR_REST = "bare rasa / REST"
+FLOOR_PARSE = "bare rasa / model/parse"
+
+
+# --- targets --------------------------------------------------------------------------------------------------
+
+
+def find_run(runs: list[dict[str, Any]], target: str, concurrency: int, kind: str = "all") -> dict[str, Any] | None:
+    """The summary of one run (one target, one concurrency, one kind of turn)."""
+    return next((r for r in runs if r["target"] == target and r["concurrency"] == concurrency and r["kind"] == kind),
+                None)  # fmt: skip
+
+
+def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target of issue 8 with what was measured and whether it is met (None: not measured in this run)."""
+    runs = results.get("runs", [])
+    checks: list[dict[str, Any]] = []
+
+    def add(name: str, goal: str, measured: str | None, met: bool | None) -> None:
+        checks.append({"target": name, "goal": goal, "measured": measured or "not measured", "met": met})
+
+    for setup in ("embedded", "production"):
+        run = find_run(runs, f"{setup} / REST", 1, "catalog")
+        if run and run["p50"] is not None:
+            add(f"one conversation, catalog turn ({setup}, REST)", "p50 ≤ 40 ms, p95 ≤ 80 ms",
+                f"p50 {run['p50']} ms, p95 {run['p95']} ms", run["p50"] <= 40 and run["p95"] <= 80)  # fmt: skip
+        else:
+            add(f"one conversation, catalog turn ({setup}, REST)", "p50 ≤ 40 ms, p95 ≤ 80 ms", None, None)
+    for channel in ("REST", "web chat"):
+        run = find_run(runs, f"production / {channel}", 16)
+        if run:
+            met = run["msg_per_s"] >= 90 and (run["p95"] or 1e9) <= 400 and run["errors"] == 0
+            add(f"16 conversations, production ({channel})", "≥ 90 msg/s, p95 ≤ 400 ms, no error",
+                f"{run['msg_per_s']} msg/s, p95 {run['p95']} ms, {run['errors']} errors", met)  # fmt: skip
+        else:
+            add(f"16 conversations, production ({channel})", "≥ 90 msg/s, p95 ≤ 400 ms, no error", None, None)
+    for name, setup in results.get("setups", {}).items():
+        add(f"ready to answer ({name})", "≤ 30 s", f"{setup['ready_seconds']:.1f} s", setup["ready_seconds"] <= 30)
+        rasa = {k: v for k, v in setup.get("idle_memory", {}).items() if k.startswith("rasa server")}
+        if rasa:
+            worst = max(rasa.values())
+            add(f"rasa idle memory ({name})", "≤ 1.6 GB per rasa process",
+                ", ".join(f"{k} {v / 1024:.2f} GB" for k, v in rasa.items()), worst <= 1.6 * 1024)  # fmt: skip
+    training = results.get("training")
+    add("full training", "≤ 4 min", f"{training['seconds']:.0f} s" if training else None,
+        training["seconds"] <= 240 if training else None)  # fmt: skip
+    return checks
+
+
+# --- writing --------------------------------------------------------------------------------------------------
+
+
+def ratio(value: float | None, floor: float | None) -> str:
+    """`value / floor` as `×1.23`, or a dash when either is missing."""
+    if value is None or not floor:
+        return "–"
+    return f"×{value / floor:.2f}"
+
+
+def write(results: dict[str, Any], out: Path) -> Path:
+    """Write latest.json, the plots and latest.md; return the Markdown path."""
+    out.mkdir(parents=True, exist_ok=True)
+    results["targets"] = check_targets(results)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    plots = draw_plots(results, out)
+    path = out / "latest.md"
+    path.write_text(render(results, plots), encoding="utf-8")
+    return path
+
+
+def render(results: dict[str, Any], plots: list[str]) -> str:
+    """The Markdown report."""
+    runs = results.get("runs", [])
+    lines = [
+        "# Guichet benchmark",
+        "",
+        f"Run {results['started']} on {results['host']['cpus']} CPU(s), load average before the run "
+        f"{results['host']['load_before']}. Command: `{results['command']}`"
+        + (" (**quick run: short and few levels, figures are indicative only**)" if results.get("quick") else "")
+        + ".",
+        "",
+        "Closed loop: each simulated citizen sends a message, waits for the whole answer, then sends the next; "
+        "a new conversation starts when the script ends. Script: "
+        + "; ".join(f"“{t['text']}” ({t['kind']})" for t in results.get("script", []))
+        + ". Every figure sits next to its floor measured in the same run: a bare `rasa run` on the same model "
+        "with only the REST channel (in-memory tracker, no action server), and its `/model/parse`.",
+        "",
+        "## Targets",
+        "",
+        "| target | goal | measured | met |",
+        "|---|---|---|---|",
+        *(f"| {t['target']} | {t['goal']} | {t['measured']} | {_met(t['met'])} |" for t in results.get("targets", [])),
+        "",
+    ]
+    lines += _nlu_section(results)
+    lines += [
+        "## Load",
+        "",
+        "| target | conversations | msg/s | p50 ms | p95 ms | p99 ms | errors | msg/s vs bare REST | p50 vs bare REST "
+        "| p50 vs parse |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in (r for r in runs if r["kind"] == "all"):
+        floor = find_run(runs, FLOOR_REST, run["concurrency"]) or {}
+        parse = find_run(runs, FLOOR_PARSE, run["concurrency"]) or {}
+        lines.append(
+            f"| {run['target']} | {run['concurrency']} | {run['msg_per_s']} | {run['p50']} | {run['p95']} | "
+            f"{run['p99']} | {run['errors']} | {ratio(run['msg_per_s'], floor.get('msg_per_s'))} | "
+            f"{ratio(run['p50'], floor.get('p50'))} | {ratio(run['p50'], parse.get('p50'))} |"
+        )
+    lines += ["", "Turns that run a catalog action (hours, address, procedure, waste collection):", "",
+              "| target | conversations | turns | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        f"| {r['target']} | {r['concurrency']} | {r['messages']} | {r['p50']} | {r['p95']} | {r['p99']} |"
+        for r in runs
+        if r["kind"] == "catalog"
+    ]
+    lines += ["", *(f"![{p}]({p})" for p in plots), ""]
+    lines += _setup_section(results)
+    lines += _profile_section(results)
+    errors = results.get("error_examples", {})
+    if errors:
+        lines += ["## Error examples", ""]
+        lines += [f"- {target}: {', '.join(examples)}" for target, examples in errors.items()]
+        lines.append("")
+    if results.get("notes"):
+        lines += ["## Notes", "", *(f"- {n}" for n in results["notes"]), ""]
+    return "\n".join(lines)
+
+
+def _met(value: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "–"}[value]
+
+
+def _nlu_section(results: dict[str, Any]) -> list[str]:
+    nlu = results.get("nlu")
+    training = results.get("training")
+    lines = ["## NLU", ""]
+    if nlu:
+        lines += [
+            f"Held-out split ({nlu['examples']} examples, never trained on): accuracy **{nlu['accuracy']:.3f}**, "
+            f"macro-F1 **{nlu['macro_f1']:.3f}**. Per intent and errors: [nlu_eval.md](nlu_eval.md).",
+            "",
+            "| intent | F1 | support |",
+            "|---|---|---|",
+            *(f"| {s['intent']} | {s['f1']:.2f} | {s['support']} |" for s in nlu["per_intent"]),
+            "",
+            "![confusion matrix](nlu_confusion.png)",
+            "",
+        ]
+    if training:
+        lines.append(f"Full training (`rasa train --force`, empty cache): **{training['seconds']:.0f} s**; "
+                     f"model {training['model_mb']} MB.")  # fmt: skip
+    else:
+        lines.append("Training not timed in this run (`--quick` or `--skip-training`).")
+    lines += [f"Model in use: `{results.get('model')}` ({results.get('model_mb')} MB).", ""]
+    return lines
+
+
+def _setup_section(results: dict[str, Any]) -> list[str]:
+    lines = ["## Processes", "", "| setup | ready to answer | process | idle MB | peak MB |", "|---|---|---|---|---|"]
+    for name, setup in results.get("setups", {}).items():
+        for process, idle in setup.get("idle_memory", {}).items():
+            peak = setup.get("peak_memory", {}).get(process, idle)
+            lines.append(f"| {name} | {setup['ready_seconds']:.1f} s | {process} | {idle:.0f} | {peak:.0f} |")
+        lines += [f"| {name} | | note: {note} | | |" for note in setup.get("notes", [])]
+    return [*lines, ""]
+
+
+def _profile_section(results: dict[str, Any]) -> list[str]:
+    profiles = results.get("profile") or []
+    lines = ["## Where the time goes (catalog turns, one citizen, py-spy)", ""]
+    if not profiles:
+        return [*lines, "Not profiled in this run (`--profile` with py-spy installed).", ""]
+    for profile in profiles:
+        lines += [f"**{profile['process']}** ({profile['samples']} samples)", "", "| component | share |", "|---|---|"]
+        lines += [f"| {name} | {share} % |" for name, share in profile["components"]]
+        lines += ["", "| function (inclusive) | share |", "|---|---|"]
+        lines += [f"| `{name}` | {share} % |" for name, share in profile["functions"]]
+        lines.append("")
+    lines += [*(f"- {f}" for f in results.get("findings", [])), ""]
+    return lines
+
+
+def draw_plots(results: dict[str, Any], out: Path) -> list[str]:
+    """Throughput and p95 latency against concurrency, and memory per process; return the file names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in results.get("runs", []) if r["kind"] == "all"]
+    targets = list(dict.fromkeys(r["target"] for r in runs))
+    names = []
+    for key, title, file, log in (("msg_per_s", "messages per second", "load_throughput.png", False),
+                                  ("p95", "p95 latency (ms)", "load_p95.png", True)):  # fmt: skip
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for target in targets:
+            points = sorted((r["concurrency"], r[key]) for r in runs if r["target"] == target and r[key] is not None)
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", label=target,
+                        linestyle="--" if target.startswith("bare") else "-")  # fmt: skip
+        ax.set_xscale("log", base=2)
+        levels = sorted({r["concurrency"] for r in runs})
+        ax.set_xticks(levels)
+        ax.set_xticklabels([str(level) for level in levels])
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("concurrent conversations")
+        ax.set_ylabel(title)
+        ax.set_title(title + " (closed loop)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / file, dpi=90)
+        plt.close(fig)
+        names.append(file)
+    setups = results.get("setups", {})
+    if setups:
+        bars = [(f"{n}: {p}", v, setups[n].get("peak_memory", {}).get(p, v))
+                for n in setups for p, v in setups[n].get("idle_memory", {}).items()]  # fmt: skip
+        fig, ax = plt.subplots(figsize=(8, max(3, 0.35 * len(bars))))
+        ax.barh([b[0] for b in bars], [b[2] for b in bars], color="#f4b183", label="peak")
+        ax.barh([b[0] for b in bars], [b[1] for b in bars], color="#5b9bd5", label="idle")
+        ax.axvline(1.6 * 1024, color="red", linestyle=":", label="1.6 GB target (rasa)")
+        ax.set_xlabel("resident memory (MB)")
+        ax.invert_yaxis()
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "memory.png", dpi=90)
+        plt.close(fig)
+        names.append("memory.png")
+    return names

@@ -1,0 +1,1 @@
+"""Guichet's domain logic (catalog, tickets, privacy, notifications) and staff console."""

@@ -1,0 +1,205 @@
+"""Guichet's command line: `python -m bot COMMAND` (see `python -m bot --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from bot.settings import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start the action server, the rasa server and the console."""
+    from bot.processes import run
+
+    return run(get_settings())
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the model if the training data changed."""
+    from bot.training import train
+
+    trained = train(get_settings().models_dir, force=args.force)
+    print("Model trained." if trained else "Model already up to date.")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    """Serve the staff console, the Open311 API and the demo town page."""
+    from bot.console.app import run_console
+
+    run_console(get_settings())
+    return 0
+
+
+def cmd_import_annuaire(args: argparse.Namespace) -> int:
+    """Turn an Annuaire de l'administration export into catalog entries."""
+    from pathlib import Path
+
+    from bot.catalog import import_annuaire
+
+    out = Path(args.out) if args.out else get_settings().var_dir / "annuaire_services.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        report = import_annuaire(Path(args.file), out)
+    except (OSError, ValueError) as error:
+        print(f"Import failed: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(report.imported)} services written to {report.out_path}: {', '.join(report.imported)}")
+    for skipped in report.skipped:
+        print(f"  skipped record {skipped.index} ({skipped.name}): {skipped.reason}")
+    for warning in report.warnings:
+        print(f"  warning: {warning}")
+    return 0
+
+
+def cmd_ticket_set_status(args: argparse.Namespace) -> int:
+    """Change a ticket's status; every follower is notified on the channel they used."""
+    import getpass
+
+    from bot.tickets import STATES, TicketNotFound, create_schema, parse_reference, store_from_settings
+
+    if args.state not in STATES:
+        print(f"Unknown state {args.state!r}; one of: {', '.join(STATES)}", file=sys.stderr)
+        return 2
+    ref = parse_reference(args.ref) or args.ref
+    store = store_from_settings(get_settings())
+    create_schema(store.engine)
+    try:
+        ticket = store.set_status(ref, args.state, args.note, actor=f"cli:{getpass.getuser()}", reason=args.reason)
+    except TicketNotFound:
+        print(f"No ticket {ref}.", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(f"{ticket.ref}: {ticket.state} ({ticket.status}); followers will be notified.")
+    return 0
+
+
+def cmd_set_webhooks(args: argparse.Namespace) -> int:
+    """Register the webhooks of every channel in credentials.yml that knows how (Telegram, Twilio)."""
+    import asyncio
+
+    from bot.channels import register_webhooks
+
+    results = asyncio.run(register_webhooks(get_settings()))
+    for channel, url in results.items():
+        print(f"{channel}: {url or 'not configured (secrets unset), skipped'}")
+    return 0
+
+
+def _engine() -> Engine:
+    """The database engine of the settings (creating var/ for the embedded SQLite file)."""
+    from bot.db import create_engine_for
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return create_engine_for(settings.effective_database_url)
+
+
+def cmd_create_staff_user(args: argparse.Namespace) -> int:
+    """Create a staff account for the console; the password is read from standard input."""
+    import getpass
+
+    from bot.console.auth import create_staff_user
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mot de passe : ")
+    try:
+        user = create_staff_user(_engine(), args.email, args.role, password)
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    print(f"Staff account {user.email} ({user.role}) created.")
+    return 0
+
+
+def cmd_export_corrections(args: argparse.Namespace) -> int:
+    """Write the staff's intent corrections as Rasa NLU YAML."""
+    from pathlib import Path
+
+    from bot.console.review import export_corrections
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    count = export_corrections(_engine(), out)
+    print(f"{count} corrected examples written to {out}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """Delete conversations and channel data older than the retention period (tickets and the audit log stay)."""
+    from datetime import timedelta
+
+    from bot.privacy import parse_age, purge
+
+    try:
+        older_than = parse_age(args.older_than) if args.older_than else timedelta(days=get_settings().retention_days)
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    report = purge(_engine(), older_than, dry_run=args.dry_run)
+    print(f"Older than {older_than}: {report.summary()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Guichet, the town's conversational front desk.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="start every process on localhost").set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", help="train the model when config, domain or data changed")
+    train.add_argument("--force", action="store_true", help="train even if nothing changed")
+    train.set_defaults(func=cmd_train)
+
+    sub.add_parser("console", help="serve the staff console and the Open311 API").set_defaults(func=cmd_console)
+    sub.add_parser("set-webhooks", help="register the Telegram and Twilio webhooks at PUBLIC_URL").set_defaults(
+        func=cmd_set_webhooks
+    )
+
+    annuaire = sub.add_parser("import-annuaire", help="import an Annuaire de l'administration export (JSON)")
+    annuaire.add_argument("file", help="the export, a JSON file")
+    annuaire.add_argument("--out", help="where to write the catalog entries (default: var/annuaire_services.yml)")
+    annuaire.set_defaults(func=cmd_import_annuaire)
+
+    staff = sub.add_parser("create-staff-user", help="create a console account")
+    staff.add_argument("email")
+    staff.add_argument("--role", choices=["admin", "agent"], required=True)
+    staff.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    staff.set_defaults(func=cmd_create_staff_user)
+
+    corrections = sub.add_parser("export-corrections", help="write staff intent corrections as Rasa NLU YAML")
+    corrections.add_argument("--out", default="var/corrections.yml", help="output file (default var/corrections.yml)")
+    corrections.set_defaults(func=cmd_export_corrections)
+
+    purging = sub.add_parser("purge", help="delete conversations and channel data older than the retention period")
+    purging.add_argument("--older-than", help="e.g. 180d, 12h, 4w (default: RETENTION_DAYS days)")
+    purging.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    purging.set_defaults(func=cmd_purge)
+
+    ticket = sub.add_parser("ticket", help="work tickets").add_subparsers(dest="ticket_command", required=True)
+    set_status = ticket.add_parser("set-status", help="change a ticket's status and notify its followers")
+    set_status.add_argument("ref", help="ticket reference, e.g. PAU-2026-000123")
+    set_status.add_argument("state", help="nouveau, pris_en_charge, planifie, traite or non_retenu")
+    set_status.add_argument("--note", help="note shown to the citizen")
+    set_status.add_argument("--reason", help="reason (required for non_retenu)")
+    set_status.set_defaults(func=cmd_ticket_set_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the sub-command."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

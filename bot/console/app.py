@@ -1,0 +1,100 @@
+"""The console's Sanic application factory (for now: the Open311 API and the outbox worker)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sanic import Sanic
+from sqlalchemy.engine import Engine
+
+from bot.console.demo import create_demo_blueprint
+from bot.console.open311 import create_open311_blueprint
+from bot.console.pages import register_console
+from bot.privacy.retention import purge_daily
+from bot.settings import Settings, get_settings
+from bot.tickets.async_store import AsyncTicketStore
+from bot.tickets.outbox import OutboxStore, OutboxWorker
+from bot.tickets.schema import create_schema
+from bot.tickets.store import store_from_settings
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: AsyncTicketStore | None = None,
+    outbox_worker: OutboxWorker | None = None,
+    name: str = "guichet_console",
+) -> Sanic:
+    """Build the console app; without an injected store it opens DATABASE_URL and also runs the outbox worker."""
+    settings = settings or get_settings()
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
+
+    if store is None:
+        store = AsyncTicketStore(store_from_settings(settings))
+        outbox_worker = outbox_worker or outbox_worker_from_settings(settings, store)
+        engine = store.sync.engine
+
+        @app.before_server_start
+        async def _create_schema(app: Sanic, _loop: object) -> None:
+            await asyncio.to_thread(create_schema, engine)
+
+        _purge_daily(app, engine, timedelta(days=settings.retention_days))
+
+    app.ctx.tickets = store
+    app.blueprint(create_open311_blueprint(store, api_key=settings.open311_api_key, timezone_name=settings.timezone))
+    app.blueprint(create_demo_blueprint(settings.public_url))
+    register_console(app, settings, engine=store.sync.engine)
+    if outbox_worker is not None:
+        _run_in_background(app, outbox_worker)
+    return app
+
+
+def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
+    """The worker that pushes ticket updates through the rasa server (and forwards to OPEN311_FORWARD_URL)."""
+    from bot.notify import KindRouter, Notifier, RasaNotifier
+    from bot.tickets.forward import Open311Forwarder
+    from bot.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
+
+    notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
+    if settings.open311_forward_url:
+        notifiers[FORWARD_KIND] = Open311Forwarder(settings.open311_forward_url)
+    return OutboxWorker(OutboxStore(store.sync.engine), KindRouter(notifiers))
+
+
+def _run_in_background(app: Sanic, worker: OutboxWorker) -> None:
+    """Start the worker with the server and stop it, gracefully, with it."""
+
+    @app.after_server_start
+    async def _start(app: Sanic, _loop: object) -> None:
+        app.ctx.outbox_stop = asyncio.Event()
+        app.ctx.outbox_task = asyncio.create_task(worker.run_forever(app.ctx.outbox_stop))
+
+    @app.before_server_stop
+    async def _stop(app: Sanic, _loop: object) -> None:
+        app.ctx.outbox_stop.set()
+        await app.ctx.outbox_task
+
+
+def _purge_daily(app: Sanic, engine: Engine, older_than: timedelta) -> None:
+    """The retention purge (bot/privacy/retention.py): at start-up, then once a day, while the console runs."""
+
+    @app.after_server_start
+    async def _start_purge(app: Sanic, _loop: object) -> None:
+        app.ctx.purge_stop = asyncio.Event()
+        app.ctx.purge_task = asyncio.create_task(purge_daily(engine, older_than, app.ctx.purge_stop))
+
+    @app.before_server_stop
+    async def _stop_purge(app: Sanic, _loop: object) -> None:
+        app.ctx.purge_stop.set()
+        await app.ctx.purge_task
+
+
+def run_console(settings: Settings | None = None) -> None:
+    """Serve the console on CONSOLE_HOST:CONSOLE_PORT until interrupted (one process, one worker)."""
+    settings = settings or get_settings()
+    app = create_app(settings)
+    app.run(host=settings.console_host, port=settings.console_port, access_log=False, motd=False)

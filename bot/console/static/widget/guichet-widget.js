@@ -1,0 +1,474 @@
+/*
+ * Guichet web chat widget — talks to the rasa server's socket.io channel (connectors/webchat.py).
+ *
+ * Embed with one tag:
+ *   <script src="/widget/guichet-widget.js" data-server="http://127.0.0.1:5005"
+ *           data-privacy-url="/confidentialite" defer></script>
+ * Optional: data-max-chars (2000), data-max-photo-bytes (5 MB), data-retention-days (180), data-socket-path,
+ * data-upload-path; keep them equal to the server's settings. No inline code: under a Content-Security-Policy the
+ * page only needs connect-src for the rasa server (http(s): and ws(s):) and img-src for it (photos).
+ *
+ * Plain JavaScript, no build step. Nothing is stored in the browser (no cookie, no web storage) and no
+ * connection is made until the citizen opens the chat; after that the conversation is kept in
+ * sessionStorage so that it survives a page reload, and is gone when the tab is closed.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || window.GuichetWidget) {
+    return;
+  }
+
+  var config = {
+    server: (script.getAttribute("data-server") || window.location.origin).replace(/\/+$/, ""),
+    socketPath: script.getAttribute("data-socket-path") || "/socket.io",
+    uploadPath: script.getAttribute("data-upload-path") || "/webhooks/webchat/upload",
+    privacyUrl: script.getAttribute("data-privacy-url") || "#",
+    retentionDays: script.getAttribute("data-retention-days") || "180",
+    maxChars: parseInt(script.getAttribute("data-max-chars") || "2000", 10),
+    maxPhotoBytes: parseInt(script.getAttribute("data-max-photo-bytes") || String(5 * 1024 * 1024), 10),
+    base: script.src.replace(/[^/]*$/, "")
+  };
+  var STORE_KEY = "guichet-chat";
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
+  var TYPING_TIMEOUT_MS = 20000;
+
+  // What the citizen reads; the assistant's own answers come from the server.
+  var TEXT = {
+    launcher: "Une question ? Discutez avec la mairie",
+    region: "Discussion avec la mairie",
+    title: "Discuter avec la mairie",
+    close: "Fermer la discussion",
+    privacy: "Ne communiquez pas de données sensibles (santé, opinions, coordonnées bancaires…). " +
+      "Vos messages sont conservés " + config.retentionDays + " jours.",
+    privacyLink: "Vos droits sur vos données",
+    newWindow: " (nouvelle fenêtre)",
+    log: "Messages de la discussion",
+    inputLabel: "Votre message",
+    placeholder: "Votre question…",
+    send: "Envoyer",
+    photo: "Joindre une photo",
+    choices: "Choix proposés",
+    you: "Vous : ",
+    bot: "La mairie : ",
+    typing: "La mairie écrit…",
+    connecting: "Connexion en cours…",
+    reconnecting: "Connexion perdue, en cours de reconnexion…",
+    reconnected: "Connexion rétablie.",
+    photoSending: "Envoi de la photo…",
+    photoSent: "Photo envoyée",
+    photoType: "Cette photo n'est pas acceptée : choisissez une image JPEG, PNG ou WebP.",
+    photoSize: "Cette photo est trop lourde : " + Math.round(config.maxPhotoBytes / 1048576) + " Mo au maximum.",
+    photoFailed: "La photo n'a pas pu être envoyée. Merci de réessayer.",
+    tooLong: "Votre message est trop long : " + config.maxChars + " caractères au maximum.",
+    yourPhoto: "Votre photo",
+    botImage: "Image envoyée par la mairie"
+  };
+
+  var state = { sessionId: null, open: false, messages: [] };
+  var persisting = false; // becomes true when the citizen first opens the chat (CNIL)
+  var socket = null;
+  var ui = {};
+  var typingTimer = null;
+  var wasDisconnected = false;
+  var sessionReady = false; // messages wait for session_confirm, so they all belong to the same session
+  var outbox = [];
+
+  // --- storage (only after the citizen opened the chat) -----------------------------------
+
+  function load() {
+    try {
+      var raw = window.sessionStorage.getItem(STORE_KEY);
+      return raw ? JSON.parse(raw) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function save() {
+    if (!persisting) {
+      return;
+    }
+    try {
+      window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state));
+    } catch (e) {
+      /* storage full or refused: the chat still works for this page */
+    }
+  }
+
+  // --- DOM helpers ---------------------------------------------------------------------------
+
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      if (name === "text") {
+        node.textContent = attrs[name];
+      } else if (name === "className") {
+        node.className = attrs[name];
+      } else {
+        node.setAttribute(name, attrs[name]);
+      }
+    });
+    (children || []).forEach(function (child) {
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    });
+    return node;
+  }
+
+  function srOnly(text) {
+    return el("span", { className: "gw-sr", text: text });
+  }
+
+  function safeUrl(url) {
+    try {
+      var parsed = new URL(url, window.location.href);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function externalLink(href, label) {
+    return el("a", { href: href, target: "_blank", rel: "noopener noreferrer" }, [label, srOnly(TEXT.newWindow)]);
+  }
+
+  // Text with [label](url) links and bare URLs turned into links; never parsed as HTML.
+  function richText(text) {
+    var fragment = document.createDocumentFragment();
+    var pattern = /\[([^\]]+)\]\(([^)\s]+)\)|(https?:\/\/[^\s<>"]+[^\s<>".,;:!?)])/g;
+    var last = 0;
+    var match;
+    while ((match = pattern.exec(text)) !== null) {
+      fragment.appendChild(document.createTextNode(text.slice(last, match.index)));
+      var href = safeUrl(match[2] || match[3]);
+      var label = match[1] || match[3];
+      fragment.appendChild(href ? externalLink(href, label) : document.createTextNode(match[0]));
+      last = pattern.lastIndex;
+    }
+    fragment.appendChild(document.createTextNode(text.slice(last)));
+    return fragment;
+  }
+
+  // --- building the widget ------------------------------------------------------------------
+
+  function icon(path) {
+    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    svg.setAttribute("class", "gw-icon");
+    var shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
+    shape.setAttribute("d", path);
+    svg.appendChild(shape);
+    return svg;
+  }
+
+  function build() {
+    ui.launcher = el("button", {
+      type: "button", className: "gw-launcher", "aria-expanded": "false", "aria-controls": "gw-dialog"
+    }, [icon("M4 4h16v12H7l-3 3V4z"), el("span", { text: TEXT.launcher })]);
+
+    ui.close = el("button", { type: "button", className: "gw-close", "aria-label": TEXT.close },
+      [icon("M6 6l12 12M18 6L6 18")]);
+    ui.log = el("div", {
+      className: "gw-log", role: "log", "aria-live": "polite", "aria-label": TEXT.log, tabindex: "0"
+    });
+    ui.status = el("p", { className: "gw-status", role: "status" });
+    ui.input = el("input", {
+      type: "text", id: "gw-input", className: "gw-input", autocomplete: "off",
+      maxlength: String(config.maxChars), placeholder: TEXT.placeholder
+    });
+    ui.file = el("input", { type: "file", className: "gw-file", accept: PHOTO_TYPES.join(","), hidden: "" });
+    ui.file.tabIndex = -1;
+    ui.photo = el("button", { type: "button", className: "gw-photo", "aria-label": TEXT.photo, title: TEXT.photo },
+      [icon("M4 7h3l2-3h6l2 3h3v13H4V7zm8 3a4 4 0 100 8 4 4 0 000-8z")]);
+    ui.send = el("button", { type: "submit", className: "gw-send" }, [TEXT.send]);
+    ui.form = el("form", { className: "gw-form", novalidate: "" }, [
+      el("label", { for: "gw-input", className: "gw-sr", text: TEXT.inputLabel }),
+      ui.input, ui.file, ui.photo, ui.send
+    ]);
+
+    ui.dialog = el("div", {
+      id: "gw-dialog", className: "gw-dialog", role: "dialog", "aria-labelledby": "gw-title", hidden: ""
+    }, [
+      el("div", { className: "gw-header" }, [el("h2", { id: "gw-title", text: TEXT.title }), ui.close]),
+      el("p", { className: "gw-privacy" }, [
+        TEXT.privacy + " ", externalLink(safeUrl(config.privacyUrl) || "#", TEXT.privacyLink), "."
+      ]),
+      ui.log, ui.status, ui.form
+    ]);
+
+    ui.root = el("aside", { id: "guichet-widget", className: "gw", "aria-label": TEXT.region },
+      [ui.launcher, ui.dialog]);
+
+    ui.launcher.addEventListener("click", function () { open(true); });
+    ui.close.addEventListener("click", close);
+    ui.dialog.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+      }
+    });
+    ui.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      sendText();
+    });
+    ui.photo.addEventListener("click", function () { ui.file.click(); });
+    ui.file.addEventListener("change", sendPhoto);
+  }
+
+  // --- rendering messages --------------------------------------------------------------------
+
+  function renderButtons(message, index) {
+    var group = el("div", { className: "gw-choices", role: "group", "aria-label": TEXT.choices });
+    (message.quick_replies || message.buttons || []).forEach(function (button) {
+      var node = el("button", { type: "button", className: "gw-choice", text: button.title || button.payload });
+      if (message.used) {
+        node.disabled = true;
+      }
+      node.addEventListener("click", function () {
+        state.messages[index].used = true;
+        Array.prototype.forEach.call(group.querySelectorAll("button"), function (b) { b.disabled = true; });
+        emitMessage(button.payload || button.title, button.title || button.payload, {});
+        ui.input.focus();
+      });
+      group.appendChild(node);
+    });
+    return group;
+  }
+
+  function renderAttachment(attachment) {
+    var payload = attachment.payload || {};
+    var src = safeUrl(payload.src || payload.url || "");
+    if (!src) {
+      return null;
+    }
+    if (attachment.type === "image") {
+      return el("img", { className: "gw-image", src: src, alt: payload.alt || payload.title || TEXT.botImage });
+    }
+    return el("p", {}, [externalLink(src, payload.title || src)]);
+  }
+
+  function render(message, index) {
+    var fromBot = message.from === "bot";
+    var item = el("div", { className: "gw-msg " + (fromBot ? "gw-msg-bot" : "gw-msg-user") },
+      [srOnly(fromBot ? TEXT.bot : TEXT.you)]);
+    if (message.text) {
+      item.appendChild(el("p", {}, [richText(message.text)]));
+    }
+    if (message.photo) {
+      item.appendChild(el("img", { className: "gw-image", src: message.photo, alt: TEXT.yourPhoto }));
+    }
+    if (message.attachment) {
+      var attachment = renderAttachment(message.attachment);
+      if (attachment) {
+        item.appendChild(attachment);
+      }
+    }
+    if ((message.quick_replies || message.buttons || []).length) {
+      item.appendChild(renderButtons(message, index));
+    }
+    ui.log.appendChild(item);
+    ui.log.scrollTop = ui.log.scrollHeight;
+  }
+
+  function add(message) {
+    state.messages.push(message);
+    render(message, state.messages.length - 1);
+    save();
+  }
+
+  function setStatus(text) {
+    ui.status.textContent = text || "";
+  }
+
+  function showTyping() {
+    if (!typingTimer) {
+      setStatus(TEXT.typing); // announced once per wait, not on every message sent
+      ui.status.classList.add("gw-typing");
+    } else {
+      window.clearTimeout(typingTimer);
+    }
+    typingTimer = window.setTimeout(hideTyping, TYPING_TIMEOUT_MS);
+  }
+
+  function hideTyping() {
+    if (typingTimer) {
+      window.clearTimeout(typingTimer);
+      typingTimer = null;
+      ui.status.classList.remove("gw-typing");
+      setStatus("");
+    }
+  }
+
+  // --- connection ----------------------------------------------------------------------------
+
+  function loadSocketClient(then) {
+    if (window.io) {
+      then();
+      return;
+    }
+    var tag = el("script", { src: config.base + "vendor/socket.io.min.js" });
+    tag.addEventListener("load", then);
+    document.head.appendChild(tag);
+  }
+
+  function connect() {
+    if (socket) {
+      return;
+    }
+    setStatus(TEXT.connecting);
+    loadSocketClient(function () {
+      // WebSocket first (one connection, so several rasa workers need no sticky sessions), polling if it fails.
+      socket = window.io(config.server, {
+        path: config.socketPath, transports: ["websocket", "polling"], tryAllTransports: true, withCredentials: false
+      });
+      socket.on("connect", function () {
+        sessionReady = false;
+        socket.emit("session_request", { session_id: state.sessionId });
+        setStatus(wasDisconnected ? TEXT.reconnected : "");
+        wasDisconnected = false;
+      });
+      socket.on("session_confirm", function (sessionId) {
+        state.sessionId = typeof sessionId === "string" ? sessionId : (sessionId && sessionId.session_id);
+        save();
+        sessionReady = true;
+        outbox.splice(0).forEach(deliver);
+      });
+      socket.on("bot_uttered", function (message) {
+        hideTyping();
+        if (message && typeof message === "object") {
+          add({
+            from: "bot", text: message.text, attachment: message.attachment,
+            quick_replies: message.quick_replies, buttons: message.buttons
+          });
+        }
+      });
+      socket.on("disconnect", function () {
+        sessionReady = false;
+        hideTyping();
+        wasDisconnected = true;
+        setStatus(TEXT.reconnecting);
+      });
+      socket.on("connect_error", function () {
+        wasDisconnected = true;
+        setStatus(TEXT.reconnecting);
+      });
+    });
+  }
+
+  function emitMessage(payload, shown, metadata) {
+    if (!socket) {
+      return;
+    }
+    add({ from: "user", text: shown, photo: metadata.photo_url });
+    if (sessionReady) {
+      deliver({ message: payload, metadata: metadata });
+    } else {
+      outbox.push({ message: payload, metadata: metadata });
+    }
+    showTyping();
+  }
+
+  function deliver(item) {
+    socket.emit("user_uttered", { message: item.message, session_id: state.sessionId, metadata: item.metadata });
+  }
+
+  function sendText() {
+    var text = ui.input.value.trim();
+    if (!text || !socket) {
+      return;
+    }
+    if (text.length > config.maxChars) {
+      setStatus(TEXT.tooLong);
+      return;
+    }
+    ui.input.value = "";
+    emitMessage(text, text, {});
+  }
+
+  function sendPhoto() {
+    var file = ui.file.files && ui.file.files[0];
+    ui.file.value = "";
+    if (!file) {
+      return;
+    }
+    if (PHOTO_TYPES.indexOf(file.type) < 0) {
+      setStatus(TEXT.photoType);
+      return;
+    }
+    if (file.size > config.maxPhotoBytes) {
+      setStatus(TEXT.photoSize);
+      return;
+    }
+    var body = new FormData();
+    body.append("photo", file);
+    setStatus(TEXT.photoSending);
+    window.fetch(config.server + config.uploadPath, { method: "POST", body: body, credentials: "omit" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error(String(response.status));
+        }
+        return response.json();
+      })
+      .then(function (answer) {
+        var caption = ui.input.value.trim();
+        ui.input.value = "";
+        setStatus("");
+        emitMessage(caption, caption || TEXT.photoSent, { photo_url: answer.url });
+      })
+      .catch(function (error) {
+        setStatus(error.message === "413" ? TEXT.photoSize : error.message === "415" ? TEXT.photoType : TEXT.photoFailed);
+      })
+      .finally(function () { ui.input.focus(); });
+  }
+
+  // --- opening and closing -------------------------------------------------------------------
+
+  function open(moveFocus) {
+    persisting = true;
+    state.open = true;
+    save();
+    ui.dialog.hidden = false;
+    ui.launcher.hidden = true;
+    ui.launcher.setAttribute("aria-expanded", "true");
+    ui.log.scrollTop = ui.log.scrollHeight;
+    connect();
+    if (moveFocus) {
+      ui.input.focus();
+    }
+  }
+
+  function close() {
+    state.open = false;
+    save();
+    ui.dialog.hidden = true;
+    ui.launcher.hidden = false;
+    ui.launcher.setAttribute("aria-expanded", "false");
+    ui.launcher.focus();
+  }
+
+  function start() {
+    document.head.appendChild(el("link", { rel: "stylesheet", href: config.base + "guichet-widget.css" }));
+    build();
+    var saved = load();
+    if (saved && Array.isArray(saved.messages)) {
+      // A conversation the citizen already opened in this tab: show it again, without announcing it.
+      state = { sessionId: saved.sessionId || null, open: !!saved.open, messages: saved.messages };
+      persisting = true;
+      state.messages.forEach(render);
+    }
+    document.body.appendChild(ui.root);
+    if (state.open) {
+      open(false);
+    }
+  }
+
+  window.GuichetWidget = { open: function () { open(true); }, close: close };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

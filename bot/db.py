@@ -1,0 +1,98 @@
+"""Database engines shared by the ticket store and the console: SQLite by default, PostgreSQL in production."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, create_engine, make_url
+from sqlalchemy.pool import StaticPool
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_engine_for(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    """A 2.0-style engine for `url`: SQLite in WAL mode with a busy timeout, or pooled PostgreSQL."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return _fork_safe(create_engine(url, future=True, pool_pre_ping=True))
+
+    in_memory = parsed.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        future=True,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        # One shared connection, or every checkout would see its own empty in-memory database.
+        poolclass=StaticPool if in_memory else None,
+    )
+    _configure_sqlite(engine, busy_timeout_ms, wal=not in_memory)
+    return engine if in_memory else _fork_safe(engine)
+
+
+def _fork_safe(engine: Engine) -> Engine:
+    """Make a forked child (a Sanic worker, RASA_WORKERS > 1) open its own connections, never its parent's."""
+    ref = weakref.ref(engine)
+
+    def _after_fork_in_child() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)  # drop the inherited pool without closing the parent's connections
+
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> None:
+    """Take transaction control away from pysqlite so BEGIN IMMEDIATE is possible."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # pysqlite's implicit BEGIN breaks SAVEPOINT and IMMEDIATE; we emit BEGIN ourselves below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: BEGIN IMMEDIATE on SQLite (one writer at a time), plain BEGIN elsewhere."""
+    with engine.connect() as connection:
+        connection.execution_options(sqlite_begin="IMMEDIATE")
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only unit of work (a deferred transaction, so readers never wait for writers in WAL mode)."""
+    with engine.connect() as connection:
+        with connection.begin():
+            yield connection
+
+
+def insert_ignoring_conflict(
+    connection: Connection, table: Table, values: dict[str, Any], conflict_columns: list[str]
+) -> bool:
+    """INSERT a row unless one with the same `conflict_columns` exists; True if it was inserted."""
+    backend = connection.dialect.name
+    if backend == "postgresql":
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    elif backend == "sqlite":
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(f"unsupported database backend {backend!r}")
+    return connection.execute(statement).rowcount == 1

@@ -1,0 +1,133 @@
+"""The rasa server as Guichet runs it: `python -m bot.rasa_server run ...` is `rasa run` with honest failures.
+
+Rasa 3.6 offers no setting for two behaviours a town's front desk cannot have:
+- a custom action is called with a 5-minute timeout, and a failed call is only logged: the citizen gets silence.
+  Here the action endpoint gives up after ACTION_TIMEOUT_SECONDS, and an action server that is down, too slow or
+  crashing makes the action answer `utter_service_unavailable`; the conversation goes on (Rasa's own path for a
+  failed action: the action's events are dropped).
+- the agent wraps the tracker store in a FailSafeTrackerStore that falls back to memory when the database fails,
+  so conversations would silently vanish. Here the same wrapper is given an error callback that logs CRITICAL and
+  raises: the message fails, and the channel tells the citizen the service is momentarily unavailable.
+
+Both are put on the agent as soon as Rasa has loaded it (`rasa.core.agent.load_agent`, which serves start-up and
+model loading through the HTTP API); the command line, channels and endpoints are `rasa run`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from typing import Any
+
+import aiohttp
+from rasa.core.agent import Agent
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+logger = logging.getLogger("bot.rasa_server")  # also when run as __main__
+
+UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+REJECTED_STATUS = 400  # rasa-sdk's ActionExecutionRejection: Rasa's own semantics (forms) are kept
+
+
+class ConversationStoreFailure(RuntimeError):
+    """The conversation store failed; the message is refused rather than handled from memory."""
+
+
+def unavailable_answer() -> dict[str, Any]:
+    """What the action server would have answered to say the service is momentarily unavailable."""
+    return {"events": [], "responses": [{"response": UNAVAILABLE_RESPONSE}]}
+
+
+class ResilientActionEndpoint(EndpointConfig):
+    """The action endpoint with a short timeout; a failed call answers `utter_service_unavailable`."""
+
+    def __init__(self, *args: Any, timeout_seconds: float = 1.5, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeout_seconds = timeout_seconds
+
+    @classmethod
+    def wrapping(cls, endpoint: EndpointConfig, timeout_seconds: float) -> ResilientActionEndpoint:
+        """The same endpoint (URL, token, headers...) with Guichet's timeout and failure answer."""
+        return cls(
+            url=endpoint.url, params=endpoint.params, headers=endpoint.headers, basic_auth=endpoint.basic_auth,
+            token=endpoint.token, token_name=endpoint.token_name, cafile=endpoint.cafile,
+            timeout_seconds=timeout_seconds, **endpoint.kwargs,
+        )  # fmt: skip
+
+    async def request(
+        self,
+        method: str = "post",
+        subpath: str | None = None,
+        content_type: str | None = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the action server within the timeout; any failure but a rejection becomes the honest answer."""
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=self.timeout_seconds)
+        try:
+            return await super().request(method, subpath, content_type, compress, **kwargs)
+        except ClientResponseError as error:
+            if error.status == REJECTED_STATUS:
+                raise
+            logger.error("The action server failed (HTTP %s); the citizen is told the service is unavailable",
+                         error.status)  # fmt: skip
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            logger.error("The action server is unreachable or slower than %.1f s (%r); the citizen is told so",
+                         self.timeout_seconds, error)  # fmt: skip
+        return unavailable_answer()
+
+
+def fail_loudly(error: Exception) -> None:
+    """FailSafeTrackerStore's error callback: log CRITICAL and raise instead of falling back to memory."""
+    logger.critical("The conversation store failed; the message is refused, not kept in memory: %r", error)
+    raise ConversationStoreFailure("the conversation store is unavailable") from error
+
+
+def harden_agent(agent: Agent, timeout_seconds: float) -> Agent:
+    """Give a loaded agent the resilient action endpoint and a tracker store that fails loudly."""
+    if agent.action_endpoint is not None and not isinstance(agent.action_endpoint, ResilientActionEndpoint):
+        agent.action_endpoint = ResilientActionEndpoint.wrapping(agent.action_endpoint, timeout_seconds)
+    store = agent.tracker_store
+    if isinstance(store, FailSafeTrackerStore):
+        inner = store._tracker_store  # the store of endpoints.yml, which Rasa always wraps
+        agent.tracker_store = FailSafeTrackerStore(inner, on_tracker_store_error=fail_loudly)
+    if agent.processor is not None:
+        agent.processor.action_endpoint = agent.action_endpoint
+        agent.processor.tracker_store = agent.tracker_store
+    return agent
+
+
+def install(timeout_seconds: float) -> None:
+    """Harden every agent Rasa loads in this process (idempotent)."""
+    import rasa.core.agent as agent_module
+
+    original = agent_module.load_agent
+    if getattr(original, "guichet_hardened", False):
+        return
+
+    @functools.wraps(original)
+    async def load_hardened_agent(*args: Any, **kwargs: Any) -> Agent:
+        return harden_agent(await original(*args, **kwargs), timeout_seconds)
+
+    load_hardened_agent.guichet_hardened = True  # type: ignore[attr-defined]
+    agent_module.load_agent = load_hardened_agent
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened."""
+    from rasa.__main__ import main as rasa_main
+
+    from bot import action_validation
+    from bot.settings import get_settings
+
+    install(get_settings().action_timeout_seconds)
+    action_validation.install()  # Rasa re-compiles the action answer schema on every call: tens of ms each
+    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

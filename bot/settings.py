@@ -1,0 +1,92 @@
+"""Every setting of Guichet, read from environment variables (and an optional `.env` file).
+
+One place: processes, actions, connectors and the console all call `get_settings()`.
+Secrets have no default; nothing here is required to start the embedded default.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pydantic import BaseSettings, Field
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Guichet's configuration; each field maps to the upper-case environment variable of its name."""
+
+    # Where things live
+    var_dir: Path = Field(default=ROOT / "var", description="Runtime files: SQLite database, logs, uploads.")
+    models_dir: Path = Field(default=ROOT / "models", description="Trained Rasa models.")
+    town_data_dir: Path = Field(default=ROOT / "data" / "town", description="The town's catalog.")
+
+    # Processes
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_host: str = "127.0.0.1"
+    action_port: int = 5055
+    console_host: str = "127.0.0.1"
+    console_port: int = 8000
+    rasa_workers: int = 1
+    rasa_token: str | None = Field(default=None, description="Token of the rasa server's HTTP API; generated under var/ if unset.")
+    action_timeout_seconds: float = 1.5
+
+    # Storage
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under var/ when unset.")
+    redis_url: str | None = None
+
+    # Town
+    town_name: str = "Pau"
+    ticket_prefix: str = "PAU"
+    timezone: str = "Europe/Paris"
+    public_url: str = "http://127.0.0.1:5005"
+
+    # Channels (off until their secrets are set)
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    telegram_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    identity_secret: str | None = Field(default=None, description="Key of the pseudonymous SMS sender ids; generated under var/ if unset.")
+    allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+
+    # Open311
+    open311_api_key: str | None = None
+    open311_forward_url: str | None = None
+
+    # Limits and retention
+    max_message_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, description="Largest photo a citizen may upload (web chat).")
+    rate_limit_per_minute: int = 30
+    session_expiration_minutes: int = 60
+    console_session_minutes: int = Field(default=60, description="Idle minutes before a staff console session expires.")
+    handoff_timeout_seconds: int = Field(default=300, description="Wait before a handoff turns to a call-back.")
+    retention_days: int = 180
+
+    class Config:
+        env_file = ROOT / ".env"
+        env_file_encoding = "utf-8"
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The embedded SQLite database file."""
+        return self.var_dir / "guichet.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under var/."""
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the rasa server as seen from this machine."""
+        return f"http://{self.rasa_host}:{self.rasa_port}"
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

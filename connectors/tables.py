@@ -1,0 +1,55 @@
+"""Tables the channels persist: deliveries seen, SMS identities and opt-outs, buttons offered per sender."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy.engine import Engine
+
+from bot.db import create_engine_for
+
+metadata = MetaData()
+
+channel_deliveries = Table(
+    "channel_deliveries",
+    metadata,
+    Column("channel", String(40), primary_key=True),
+    Column("delivery_id", String(100), primary_key=True),
+    Column("received_at", DateTime, nullable=False),  # naive UTC
+)
+
+sms_identities = Table(
+    "sms_identities",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("address", String(40), nullable=False),  # E.164 number; read only to send
+    Column("last_seen_at", DateTime, nullable=False),
+)
+
+# Same definition as bot/tickets/schema.py so whichever side creates it first, both can use it.
+sms_optouts = Table(
+    "sms_optouts",
+    metadata,
+    Column("channel", String(40), primary_key=True),
+    Column("sender_id", String(200), primary_key=True),
+    Column("opted_out", Boolean, nullable=False),
+    Column("changed_at", DateTime, nullable=False),  # naive UTC
+)
+
+channel_offers = Table(
+    "channel_offers",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("menu", Text, nullable=False),  # JSON list of the last buttons offered
+    Column("payloads", Text, nullable=False),  # JSON list of recently offered payloads
+    Column("offered_at", DateTime, nullable=False),  # naive UTC
+)
+
+
+def create_channel_engine(url: str) -> Engine:
+    """The engine the channels' stores use (the project's shared engine factory)."""
+    return create_engine_for(url)
+
+
+def create_channel_tables(engine: Engine) -> None:
+    """Create the channels' tables if they do not exist yet."""
+    metadata.create_all(engine, checkfirst=True)

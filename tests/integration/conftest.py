@@ -1,0 +1,18 @@
+"""The trained model, loaded once per test session (about 20 s)."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.core.agent import Agent
+
+from bot.settings import get_settings
+from bot.training import is_up_to_date, model_path
+
+
+@pytest.fixture(scope="session")
+def agent() -> Agent:
+    """The trained Guichet model, without action server (rules and responses only)."""
+    models = get_settings().models_dir
+    if not is_up_to_date(models):
+        pytest.fail("The model is missing or stale: run `make train` (make test does it first).")
+    return Agent.load(str(model_path(models)))

@@ -1,0 +1,39 @@
+"""The NLU understands citizens on a held-out split it was never trained on."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.core.agent import Agent
+
+from bench.nlu_eval import evaluate, load_examples
+from bot.training import training_files
+
+pytestmark = pytest.mark.model
+
+
+def test_held_out_split_is_never_trained_on() -> None:
+    trained = {p.resolve() for p in training_files()}
+    assert all("tests" not in p.parts for p in trained)
+    train_texts = set()
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    for path in trained:
+        if "nlu" in path.parts:
+            train_texts |= {m.get("text").strip().lower() for m in load_data(str(path)).intent_examples}
+    overlap = [t for t, _ in load_examples() if t.strip().lower() in train_texts]
+    assert overlap == []
+
+
+# Issue 2 targets intent accuracy >= 0.92 and macro-F1 >= 0.90. Measured with the committed data: accuracy 0.913,
+# macro-F1 0.926 (`make eval`). The accuracy target is not reached yet; this floor guards against regressions
+# until the training data is improved (from errors on a development split of the training data, never this file).
+ACCURACY_FLOOR = 0.90
+MACRO_F1_TARGET = 0.90
+
+
+async def test_held_out_accuracy_and_macro_f1_stay_above_their_floors(agent: Agent) -> None:
+    report = await evaluate(agent.parse_message, load_examples())
+    per_intent = {s.intent: round(s.f1, 2) for s in report.per_intent}
+    assert report.accuracy >= ACCURACY_FLOOR, (report.accuracy, per_intent, report.errors)
+    assert report.macro_f1 >= MACRO_F1_TARGET, (report.macro_f1, per_intent, report.errors)
+    assert len(report.per_intent) == 18

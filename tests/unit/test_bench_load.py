@@ -1,0 +1,68 @@
+"""The load generator's arithmetic and loop, with a stand-in conversation (no server, no network)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench.load import SCRIPT, Budget, LoadResult, Sample, closed_loop, percentile
+
+
+@pytest.mark.parametrize(
+    ("values", "q", "expected"),
+    [
+        ([10.0], 50, 10.0),
+        ([1.0, 2.0, 3.0, 4.0], 50, 2.5),
+        ([1.0, 2.0, 3.0, 4.0, 5.0], 95, 4.8),
+        ([5.0, 1.0, 3.0], 0, 1.0),
+        ([5.0, 1.0, 3.0], 100, 5.0),
+    ],
+)
+def test_percentiles_interpolate_between_closest_ranks(values: list[float], q: float, expected: float) -> None:
+    assert percentile(values, q) == pytest.approx(expected)
+
+
+def test_a_budget_stops_at_its_turn_count() -> None:
+    budget = Budget(max_seconds=60, max_turns=3)
+    assert [budget.take() for _ in range(5)] == [True, True, True, False, False]
+    assert budget.spent()
+
+
+def test_a_budget_stops_when_its_time_is_up() -> None:
+    budget = Budget(max_seconds=0, max_turns=100)
+    assert not budget.take()
+
+
+def test_the_summary_counts_answered_turns_and_errors_apart() -> None:
+    result = LoadResult("embedded / REST", 4, 2.0, [Sample("catalog", 0.010, True), Sample("rule", 0.030, True),
+                                                    Sample("catalog", 5.0, False)])  # fmt: skip
+    summary = result.summary()
+    assert (summary["messages"], summary["errors"], summary["msg_per_s"]) == (2, 1, 1.0)
+    assert summary["p50"] == pytest.approx(20.0)
+    assert result.summary("catalog")["p50"] == pytest.approx(10.0)
+
+
+async def test_each_simulated_citizen_waits_for_its_answer_before_the_next_message() -> None:
+    in_flight, most = 0, 0
+
+    async def conversation(budget: Budget, result: LoadResult) -> None:
+        nonlocal in_flight, most
+        while budget.take():
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.001)
+            in_flight -= 1
+            result.samples.append(Sample("rule", 0.001, True))
+
+    result = await closed_loop("stand-in", 3, conversation, max_seconds=10, max_turns=30)
+
+    assert len(result.samples) == 30
+    assert most <= 3
+    assert result.throughput > 0
+
+
+def test_the_script_visits_the_catalog_and_starts_a_report() -> None:
+    kinds = {turn.kind for turn in SCRIPT}
+    assert {"catalog", "form", "rule"} <= kinds
+    assert sum(turn.kind == "catalog" for turn in SCRIPT) >= 4
