@@ -39,6 +39,9 @@ KEY_PREFIX = "guichet"
 # Rasa checks a busy conversation's lock again every second; a citizen who sends two messages in a row (or the
 # web chat, whose answer arrives before the conversation is saved) would wait up to a second for nothing.
 LOCK_POLL_SECONDS = 0.02
+# A lock whose process died mid-message is never cleaned up by Rasa; its tickets expire after LOCK_LIFETIME, and the
+# key itself goes after this long.
+LOCK_KEY_TTL_SECONDS = 3600
 
 T = TypeVar("T")
 Change = Callable[[TicketLock | None], tuple[TicketLock | None, T]]
@@ -76,7 +79,7 @@ class UrlRedisLockStore(RedisLockStore):
                     if lock is None:
                         pipe.delete(key)
                     else:
-                        pipe.set(key, lock.dumps())
+                        pipe.set(key, lock.dumps(), ex=LOCK_KEY_TTL_SECONDS)
                     pipe.execute()
                     return result
                 except redis.WatchError:  # another process changed this lock meanwhile: start again

@@ -45,6 +45,16 @@ FRENCH_HINTS = {"le", "la", "les", "de", "des", "du", "un", "une", "je", "j", "e
                 "où", "ou", "quand", "comment", "bonjour", "bjr", "merci", "svp", "stp", "oui", "non", "en", "au"}
 
 
+# Keyboard rows (AZERTY and QWERTY): "azertyuiop" or "wxcvbn" are on the web often enough to have word vectors,
+# but a run of four or more neighbouring keys is keyboard mashing, not a word.
+KEYBOARD_ROWS = ("azertyuiop", "qsdfghjklm", "wxcvbn", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+
+
+def is_keyboard_run(token: str) -> bool:
+    """True for four or more neighbouring keys of one keyboard row, in either direction."""
+    return len(token) >= 4 and any(token in row or token in row[::-1] for row in KEYBOARD_ROWS)
+
+
 def fold(text: str) -> str:
     """Lower-case and strip accents, so "Mairié" and "mairie" compare equal."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
@@ -86,6 +96,8 @@ def detect_foreign(tokens: list[str]) -> bool:
 
 def is_known(token: str, known: set[str], has_vector: dict[str, bool]) -> bool:
     """A token is known if the French model has a vector for it or it is (close to) a training word."""
+    if is_keyboard_run(token):
+        return False
     if len(token) <= 3 or has_vector.get(token, False):
         return True
     folded = fold(token)

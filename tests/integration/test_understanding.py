@@ -32,6 +32,7 @@ async def test_everyday_messages_get_their_intent(agent: Agent, text: str, inten
         "???!!!",
         "🙂🙂🙂",
         "qsdfghjk azertyuiop wxcvbn",
+        "wxcvbn poiuytreza",
         "what time does the town hall open",
         "wo ist das Rathaus bitte",
         "dónde está el ayuntamiento por favor",

@@ -26,7 +26,7 @@ class FakeRedis:
     def get(self, key: str) -> bytes | None:
         return self.data.get(key)
 
-    def set(self, key: str, value: str) -> None:
+    def set(self, key: str, value: str, ex: int | None = None) -> None:
         self.data[key] = value.encode()
         self.versions[key] = self.versions.get(key, 0) + 1
 
@@ -61,7 +61,8 @@ class FakePipeline:
     def multi(self) -> None:
         self.queued = []
 
-    def set(self, key: str, value: str) -> None:
+    def set(self, key: str, value: str, ex: int | None = None) -> None:
+        assert ex is not None  # every lock key expires, even if its process dies mid-message
         self.queued.append(("set", (key, value)))
 
     def delete(self, key: str) -> None:
