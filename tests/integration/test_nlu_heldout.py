@@ -24,8 +24,8 @@ def test_held_out_split_is_never_trained_on() -> None:
     assert overlap == []
 
 
-# Issue 2 targets intent accuracy >= 0.92 and macro-F1 >= 0.90. Measured with the committed data: accuracy 0.913,
-# macro-F1 0.926 (`make eval`). The accuracy target is not reached yet; this floor guards against regressions
+# Issue 2 targets intent accuracy >= 0.92 and macro-F1 >= 0.90. Measured with the committed data: accuracy 0.904,
+# macro-F1 0.913 (`make eval`). The accuracy target is not reached yet; this floor guards against regressions
 # until the training data is improved (from errors on a development split of the training data, never this file).
 ACCURACY_FLOOR = 0.90
 MACRO_F1_TARGET = 0.90

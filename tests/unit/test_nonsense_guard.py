@@ -57,6 +57,9 @@ def test_folding_removes_accents_and_case() -> None:
     assert fold("Médiathèque ÉTÉ") == "mediatheque ete"
 
 
+REGEX = "RegexEntityExtractor"
+
+
 def parsed(text: str, entities: list[dict]) -> Message:
     return Message(data={"text": text, "entities": entities})
 
@@ -67,10 +70,15 @@ def test_numbers_stay_nonsense_even_when_a_classifier_tags_them_as_entities() ->
 
 
 def test_a_message_made_only_of_entities_is_understood() -> None:
-    message = parsed("PAU-2026-000123", [{"entity": "ticket_ref", "start": 0, "end": 15}])
+    message = parsed("PAU-2026-000123", [{"entity": "ticket_ref", "start": 0, "end": 15, "extractor": REGEX}])
     assert judge_message(message, KNOWN, VECTORS).reason is None
 
 
 def test_gibberish_around_an_entity_is_still_nonsense() -> None:
-    message = parsed("qsdfghjk PAU-2026-000123 wxcvbnqs", [{"entity": "ticket_ref", "start": 9, "end": 24}])
+    message = parsed("qsdfghjk PAU-2026-000123 wxcvbnqs", [{"entity": "ticket_ref", "start": 9, "end": 24, "extractor": REGEX}])
+    assert judge_message(message, KNOWN, VECTORS).reason == "gibberish"
+
+
+def test_keyboard_mashing_tagged_as_an_address_by_the_classifier_is_still_nonsense() -> None:
+    message = parsed("wxcvbn poiuytreza", [{"entity": "address", "start": 0, "end": 17, "extractor": "DIETClassifier"}])
     assert judge_message(message, KNOWN, VECTORS).reason == "gibberish"
