@@ -19,6 +19,7 @@ import asyncio
 import functools
 import logging
 import sys
+from collections import OrderedDict
 from typing import Any
 
 import aiohttp
@@ -30,23 +31,79 @@ logger = logging.getLogger("bot.rasa_server")  # also when run as __main__
 
 UNAVAILABLE_RESPONSE = "utter_service_unavailable"
 REJECTED_STATUS = 400  # rasa-sdk's ActionExecutionRejection: Rasa's own semantics (forms) are kept
+REMEMBERED_FAILED_TURNS = 1024
+# Connections to the action server are kept open between calls, for less than rasa-sdk's (Sanic's) own 5 s
+# keep-alive, so that the action server never closes a connection this side is about to reuse.
+KEEPALIVE_SECONDS = 3.0
+
+
+class _Borrowed:
+    """`async with` on a shared session without closing it (Rasa's EndpointConfig closes a session per call)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
 
 
 class ConversationStoreFailure(RuntimeError):
     """The conversation store failed; the message is refused rather than handled from memory."""
 
 
-def unavailable_answer() -> dict[str, Any]:
-    """What the action server would have answered to say the service is momentarily unavailable."""
-    return {"events": [], "responses": [{"response": UNAVAILABLE_RESPONSE}]}
+def unavailable_answer(tell: bool = True) -> dict[str, Any]:
+    """What the action server would have answered to say the service is momentarily unavailable (once a turn)."""
+    return {"events": [], "responses": [{"response": UNAVAILABLE_RESPONSE}] if tell else []}
+
+
+def turn_of(json_body: Any) -> tuple[str, str] | None:
+    """(sender, message id) of the citizen message an action call serves, when the call carries it."""
+    if not isinstance(json_body, dict):
+        return None
+    latest = (json_body.get("tracker") or {}).get("latest_message") or {}
+    sender, message_id = json_body.get("sender_id"), latest.get("message_id")
+    return (str(sender), str(message_id)) if sender and message_id else None
 
 
 class ResilientActionEndpoint(EndpointConfig):
-    """The action endpoint with a short timeout; a failed call answers `utter_service_unavailable`."""
+    """The action endpoint with a short timeout; a failed call answers `utter_service_unavailable`.
 
-    def __init__(self, *args: Any, timeout_seconds: float = 1.5, **kwargs: Any) -> None:
+    Once a call has failed for a citizen message, the other actions of the same turn (a form's validation after
+    its question, say) fail at once and silently: the citizen hears the honest answer once, within one timeout,
+    instead of waiting for every action of the turn in turn.
+    """
+
+    def __init__(self, *args: Any, timeout_seconds: float = 1.2, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.timeout_seconds = timeout_seconds
+        self._failed_turns: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def session(self) -> Any:
+        """One session (and its kept-alive connections) per event loop instead of a new one for every call."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            auth = (
+                aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+            )
+            self._session = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+            )
+            self._session_loop = loop
+        return _Borrowed(self._session)
+
+    def _remember_failure(self, turn: tuple[str, str] | None) -> None:
+        if turn is None:
+            return
+        self._failed_turns[turn] = None
+        while len(self._failed_turns) > REMEMBERED_FAILED_TURNS:
+            self._failed_turns.popitem(last=False)
 
     @classmethod
     def wrapping(cls, endpoint: EndpointConfig, timeout_seconds: float) -> ResilientActionEndpoint:
@@ -66,6 +123,10 @@ class ResilientActionEndpoint(EndpointConfig):
         **kwargs: Any,
     ) -> Any:
         """Call the action server within the timeout; any failure but a rejection becomes the honest answer."""
+        turn = turn_of(kwargs.get("json"))
+        if turn is not None and turn in self._failed_turns:
+            logger.warning("The action server already failed during this turn; %s is skipped", turn[0])
+            return unavailable_answer(tell=False)
         kwargs["timeout"] = aiohttp.ClientTimeout(total=self.timeout_seconds)
         try:
             return await super().request(method, subpath, content_type, compress, **kwargs)
@@ -77,6 +138,7 @@ class ResilientActionEndpoint(EndpointConfig):
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             logger.error("The action server is unreachable or slower than %.1f s (%r); the citizen is told so",
                          self.timeout_seconds, error)  # fmt: skip
+        self._remember_failure(turn)
         return unavailable_answer()
 
 

@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     console_host: str = "127.0.0.1"
     console_port: int = 8000
     rasa_workers: int = 1
-    rasa_token: str | None = Field(default=None, description="Token of the rasa server's HTTP API; generated under var/ if unset.")
-    action_timeout_seconds: float = 1.5
+    rasa_token: str | None = Field(
+        default=None, description="Token of the rasa server's HTTP API; generated under var/ if unset."
+    )
+    action_timeout_seconds: float = 1.2
 
     # Storage
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under var/ when unset.")
@@ -49,7 +51,9 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     telegram_token: str | None = None
     telegram_webhook_secret: str | None = None
-    identity_secret: str | None = Field(default=None, description="Key of the pseudonymous SMS sender ids; generated under var/ if unset.")
+    identity_secret: str | None = Field(
+        default=None, description="Key of the pseudonymous SMS sender ids; generated under var/ if unset."
+    )
     allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
 
     # Open311

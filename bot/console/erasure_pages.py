@@ -7,6 +7,8 @@ just removed.
 
 from __future__ import annotations
 
+import functools
+
 from sanic import Blueprint, Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -14,6 +16,7 @@ from sanic.response import HTTPResponse
 from bot.console.conversations import CHANNEL_LABELS
 from bot.console.web import Console, form_value, staff_guard
 from bot.privacy import ErasureReport, erase_senders, sender_ids_for
+from bot.privacy.pseudonyms import load_identity_secret
 
 MAX_IDENTITY_CHARS = 255
 IDENTITY_HINTS = {
@@ -56,7 +59,10 @@ def create_erasure_blueprint(console: Console) -> Blueprint:
         if form_value(request, "confirm") != "1":
             return page(request, status=400, error="Cochez la case de confirmation : l'effacement est définitif.",
                         **kept)  # fmt: skip
-        sender_ids = await console.run(sender_ids_for, console.engine, channel, identity)
+        secret = load_identity_secret(console.settings.identity_secret, console.settings.var_dir)
+        sender_ids = await console.run(
+            functools.partial(sender_ids_for, identity_secret=secret), console.engine, channel, identity
+        )
         if not sender_ids:
             return page(request, status=404, error="Aucune conversation connue pour cet identifiant.", **kept)
         report: ErasureReport = await console.run(erase_senders, console.engine, sender_ids)

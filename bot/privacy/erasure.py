@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.db import read_transaction, write_transaction
 from bot.privacy.masking import mask_text
+from bot.privacy.pseudonyms import sms_sender_id
 
 # The slot action_erase_my_data sets: the conversation store then stores nothing of this conversation.
 ERASED_SLOT = "data_erased"
@@ -107,43 +108,73 @@ def _erase_in(
 
 
 def _anonymise_tickets(conn: Connection, sender_id: str, mask: Callable[[str], str]) -> int:
-    """Clear the sender, contact and idempotency key (it embeds the sender) and mask the description."""
-    tickets = sa.table(
-        TICKETS_TABLE, sa.column("id"), sa.column("sender_id"), sa.column("contact"),
-        sa.column("description"), sa.column("idempotency_key"),
-    )  # fmt: skip
-    rows = conn.execute(sa.select(tickets.c.id, tickets.c.description).where(tickets.c.sender_id == sender_id)).all()
+    """Anonymise the tickets of one citizen."""
+    return anonymise_tickets(conn, TICKETS.c.sender_id == sender_id, mask)
+
+
+TICKETS = sa.table(
+    TICKETS_TABLE, sa.column("id"), sa.column("sender_id"), sa.column("contact"), sa.column("description"),
+    sa.column("idempotency_key"), sa.column("status"), sa.column("updated_datetime", sa.DateTime),
+)  # fmt: skip
+
+
+def anonymise_tickets(conn: Connection, condition: Any, mask: Callable[[str], str] = mask_text) -> int:
+    """Clear the sender, contact and idempotency key (it embeds the sender) and mask the description of the tickets
+    matching `condition`; the ticket itself (what, where, when, its history) stays: it is the town's record."""
+    rows = conn.execute(sa.select(TICKETS.c.id, TICKETS.c.description).where(condition)).all()
     for ticket_id, description in rows:
         conn.execute(
-            sa.update(tickets)
-            .where(tickets.c.id == ticket_id)
+            sa.update(TICKETS)
+            .where(TICKETS.c.id == ticket_id)
             .values(sender_id=None, contact=None, idempotency_key=None, description=mask(description or ""))
         )
     return len(rows)
 
 
-def sender_ids_for(engine: Engine, channel: str, identity: str) -> list[str]:
-    """The conversations of a channel identity: a phone number or SMS pseudonym, a Telegram chat id, a sender id."""
+def sender_ids_for(engine: Engine, channel: str, identity: str, *, identity_secret: bytes | None = None) -> list[str]:
+    """The conversations of a channel identity: a phone number or SMS pseudonym, a Telegram chat id, a sender id.
+
+    A phone number is found through `sms_identities` and, given the channel's `identity_secret`, through its keyed
+    pseudonym: the conversation or tickets of a number that retention already forgot are still found.
+    """
     identity = identity.strip()
     if not identity:
         return []
     prefix = CHANNEL_PREFIXES.get(channel, "")
     if channel == "sms" and not identity.startswith(prefix):
-        return _sms_senders_of(engine, identity)
+        return _sms_senders_of(engine, identity, identity_secret)
     if prefix and not identity.startswith(prefix):
         identity = prefix + identity
     return [identity]
 
 
-def _sms_senders_of(engine: Engine, number: str) -> list[str]:
-    """SMS pseudonyms behind a phone number, from the `sms_identities` table (the only place that knows it)."""
+def _sms_senders_of(engine: Engine, number: str, identity_secret: bytes | None) -> list[str]:
+    """SMS pseudonyms behind a phone number that something is still stored about."""
     try:
         e164 = phonenumbers.format_number(phonenumbers.parse(number, "FR"), phonenumbers.PhoneNumberFormat.E164)
     except phonenumbers.NumberParseException:
         return []
+    found: set[str] = set()
     with read_transaction(engine) as conn:
-        if SMS_IDENTITIES not in sa.inspect(conn).get_table_names():
-            return []
-        identities = sa.table(SMS_IDENTITIES, sa.column("sender_id"), sa.column("address"))
-        rows = conn.execute(sa.select(identities.c.sender_id).where(identities.c.address == e164)).scalars()
-        return sorted(rows)
+        inspector = sa.inspect(conn)
+        names = inspector.get_table_names()
+        if SMS_IDENTITIES in names:
+            identities = sa.table(SMS_IDENTITIES, sa.column("sender_id"), sa.column("address"))
+            found.update(conn.execute(sa.select(identities.c.sender_id).where(identities.c.address == e164)).scalars())
+        if identity_secret is not None:
+            pseudonym = sms_sender_id(identity_secret, e164)
+            if pseudonym not in found and _anything_stored_about(conn, inspector, names, pseudonym):
+                found.add(pseudonym)
+    return sorted(found)
+
+
+def _anything_stored_about(conn: Connection, inspector: Any, names: list[str], sender_id: str) -> bool:
+    """Whether any table holds a row about this sender id (its conversation, tickets, subscriptions...)."""
+    for name in names:
+        column = RECIPIENT_COLUMNS.get(name) or SENDER_COLUMN
+        if column not in {c["name"] for c in inspector.get_columns(name)}:
+            continue
+        table = sa.table(name, sa.column(column))
+        if conn.execute(sa.select(table.c[column]).where(table.c[column] == sender_id).limit(1)).first():
+            return True
+    return False

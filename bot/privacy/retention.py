@@ -7,7 +7,9 @@
 - webhook deliveries, buttons offered and staff sessions only matter for a day or two: they go after
   `SHORT_LIVED` (or the retention period if shorter);
 - outbox jobs that are finished (sent, cancelled, dead) go after the period; pending ones never do;
-- login attempts go after the period; tickets and the staff audit log are kept (records of the town's work).
+- login attempts go after the period;
+- tickets and the staff audit log are kept (records of the town's work), but a ticket closed for longer than the
+  period is anonymised as an erasure would (no sender, no contact, description masked) and loses its followers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import TableClause
 
 from bot.db import read_transaction, write_transaction
+from bot.privacy.erasure import TICKETS, anonymise_tickets
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class PurgeReport:
     dry_run: bool
     conversations: int = 0
     rows: dict[str, int] = field(default_factory=dict)
+    anonymised_tickets: int = 0
 
     @property
     def total(self) -> int:
@@ -69,7 +73,11 @@ class PurgeReport:
         """One line for the operator or the log."""
         verb = "would be purged" if self.dry_run else "purged"
         detail = ", ".join(f"{t}={n}" for t, n in sorted(self.rows.items()) if n) or "nothing"
-        return f"{self.conversations} conversation(s), {self.total} row(s) {verb}: {detail}"
+        tickets = "would be anonymised" if self.dry_run else "anonymised"
+        return (
+            f"{self.conversations} conversation(s), {self.total} row(s) {verb}: {detail}; "
+            f"{self.anonymised_tickets} closed ticket(s) {tickets}"
+        )
 
 
 def purge(engine: Engine, older_than: timedelta, *, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
@@ -88,7 +96,26 @@ def purge(engine: Engine, older_than: timedelta, *, now: datetime | None = None,
                 table = sa.table(name, sa.column("sender_id"))
                 _purge(conn, report, table, table.c.sender_id.in_(stale), dry_run)
         _purge_by_time(conn, report, present, cutoff, short_cutoff, dry_run)
+        if "tickets" in present:
+            _anonymise_closed_tickets(conn, report, present, cutoff, dry_run)
     return report
+
+
+def _anonymise_closed_tickets(
+    conn: Connection, report: PurgeReport, present: set[str], cutoff: datetime, dry_run: bool
+) -> None:
+    """Tickets closed (last changed) before the cutoff keep no trace of who reported or follows them."""
+    old_closed = (TICKETS.c.status == "closed") & (TICKETS.c.updated_datetime < _naive(cutoff))
+    identified = TICKETS.c.sender_id.is_not(None) | TICKETS.c.contact.is_not(None)
+    if "subscriptions" in present:
+        subscriptions = sa.table("subscriptions", sa.column("ticket_id"))
+        condition = subscriptions.c.ticket_id.in_(sa.select(TICKETS.c.id).where(old_closed))
+        _purge(conn, report, subscriptions, condition, dry_run)
+    if dry_run:
+        count = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(old_closed & identified)).scalar()
+    else:
+        count = anonymise_tickets(conn, old_closed & identified)
+    report.anonymised_tickets = int(count or 0)
 
 
 def _stale_conversations(conn: Connection, cutoff: datetime) -> list[str]:

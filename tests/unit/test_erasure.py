@@ -23,6 +23,7 @@ from bot.console.schema import audit_log, conversation_reviews, create_console_s
 from bot.db import create_engine_for
 from bot.handoff import create_handoff_schema, handoff_requests
 from bot.privacy import ERASED_SLOT, conversation_erased, erase_sender, forget_sms_identity, sender_ids_for
+from bot.privacy.pseudonyms import sms_sender_id
 from bot.tickets import TicketStore, create_schema
 from bot.tickets.drafts import create_drafts_schema, pending_contacts
 from bot.tickets.model import TicketDraft
@@ -188,6 +189,15 @@ def test_admin_finds_the_conversations_of_a_channel_identity(
 ) -> None:
     seed_citizen(engine, SMS_CITIZEN, NUMBER)
     assert sender_ids_for(engine, channel, identity) == expected
+
+
+def test_admin_finds_an_sms_conversation_whose_number_retention_already_forgot(engine: Engine) -> None:
+    secret = b"town-secret"
+    pseudonym = sms_sender_id(secret, NUMBER)
+    seed_citizen(engine, pseudonym)  # conversation, ticket, subscription... but no sms_identities row any more
+    assert sender_ids_for(engine, "sms", "05 36 49 00 42") == []  # without the key, nothing links the number
+    assert sender_ids_for(engine, "sms", "05 36 49 00 42", identity_secret=secret) == [pseudonym]
+    assert sender_ids_for(engine, "sms", "05 36 49 00 99", identity_secret=secret) == []  # nothing stored about it
 
 
 async def test_conversation_store_forgets_the_whole_conversation_when_erasure_is_confirmed(tmp_path: Path) -> None:

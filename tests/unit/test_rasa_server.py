@@ -91,6 +91,30 @@ async def test_an_action_rejecting_itself_keeps_rasas_meaning() -> None:
             await call(url)
 
 
+def action_call(action: str, sender: str, message_id: str) -> dict[str, Any]:
+    return {"next_action": action, "sender_id": sender, "tracker": {"latest_message": {"message_id": message_id}}}
+
+
+async def test_after_a_timeout_the_rest_of_the_turn_fails_at_once_and_silently() -> None:
+    async for url in serve(None):
+        endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(url), 0.3)
+        first = await endpoint.request(json=action_call("report_form", "c1", "m1"), method="post")
+        started = time.monotonic()
+        second = await endpoint.request(json=action_call("validate_report_form", "c1", "m1"), method="post")
+        took = time.monotonic() - started
+        other = await endpoint.request(json=action_call("report_form", "c2", "m9"), method="post")
+    assert first == UNAVAILABLE and other == UNAVAILABLE  # another citizen's turn waits for its own call
+    assert second == {"events": [], "responses": []} and took < 0.1  # told once, no second wait
+
+
+async def test_the_next_turn_calls_the_action_server_again() -> None:
+    answer = {"events": [], "responses": [{"text": "ok"}]}
+    async for url in serve(http(200, answer)):
+        endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(url), 0.3)
+        endpoint._remember_failure(("c1", "m1"))
+        assert await endpoint.request(json=action_call("action_service_hours", "c1", "m2"), method="post") == answer
+
+
 def test_the_endpoint_keeps_url_token_and_headers() -> None:
     original = EndpointConfig("http://127.0.0.1:5055/webhook", params={"a": "1"}, headers={"X": "y"}, token="tok")
     endpoint = ResilientActionEndpoint.wrapping(original, 1.5)
@@ -151,3 +175,33 @@ def test_fail_loudly_raises_from_the_original_error() -> None:
     with pytest.raises(ConversationStoreFailure) as raised:
         fail_loudly(error)
     assert raised.value.__cause__ is error
+
+
+async def test_calls_reuse_one_connection_to_the_action_server() -> None:
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            while True:  # HTTP/1.1 keep-alive: several requests on this connection
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length"))  # fmt: skip
+                await reader.readexactly(length)
+                writer.write(http(200, {"events": [], "responses": []}))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/webhook"
+    endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(url), 1.0)
+    try:
+        for turn in range(3):
+            answer = await endpoint.request(json=action_call("action_service_hours", "c1", f"m{turn}"), method="post")
+            assert answer == {"events": [], "responses": []}
+    finally:
+        await endpoint._session.close()  # type: ignore[union-attr]
+        server.close()
+    assert connections == 1

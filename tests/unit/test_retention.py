@@ -181,3 +181,32 @@ def test_subscriptions_are_not_touched_by_the_purge(engine: Engine) -> None:
     TicketStore(engine, clock=lambda: OLD).create_ticket(TicketDraft("voirie", "x", channel="sms", sender_id="sms:a"))
     purge(engine, timedelta(days=180), now=NOW)
     assert count(engine, subscriptions.name) == 1
+
+
+def test_tickets_closed_beyond_the_period_are_anonymised_and_lose_their_followers(engine: Engine) -> None:
+    def ticket(sender: str, closed_at: datetime | None) -> str:
+        created = TicketStore(engine, clock=lambda: OLD).create_ticket(
+            TicketDraft("voirie", "trou rue Carnot, rappelez le 06 12 34 56 78", channel="sms", sender_id=sender,
+                        contact="06 12 34 56 78", idempotency_key=f"k:{sender}")
+        )  # fmt: skip
+        if closed_at is not None:
+            TicketStore(engine, clock=lambda: closed_at).set_status(created.ref, "traite", note="Rebouché.")
+        return created.ref
+
+    old_closed, recent_closed, old_open = ticket("sms:a", OLD), ticket("sms:b", RECENT), ticket("sms:c", None)
+
+    dry = purge(engine, timedelta(days=180), now=NOW, dry_run=True)
+    assert dry.anonymised_tickets == 1 and "1 closed ticket(s) would be anonymised" in dry.summary()
+    report = purge(engine, timedelta(days=180), now=NOW)
+
+    assert report.anonymised_tickets == 1 and report.rows["subscriptions"] == 1
+    with engine.connect() as conn:
+        rows = {r["service_request_id"]: r for r in conn.execute(text("SELECT * FROM tickets")).mappings()}
+    anonymised = rows[old_closed]
+    assert (anonymised["sender_id"], anonymised["contact"], anonymised["idempotency_key"]) == (None, None, None)
+    assert "06 12 34 56 78" not in anonymised["description"] and "trou rue Carnot" in anonymised["description"]
+    assert anonymised["state"] == "traite"  # the town's record stays
+    for kept in (recent_closed, old_open):
+        assert rows[kept]["contact"] == "06 12 34 56 78" and rows[kept]["sender_id"] is not None
+    assert count(engine, "subscriptions") == 2
+    assert purge(engine, timedelta(days=180), now=NOW).anonymised_tickets == 0  # done once
