@@ -70,9 +70,7 @@ async def evaluate(parse: Parser, examples: list[tuple[str, str]]) -> NluReport:
     intents = sorted(set(truth))
     labels = intents + ([FALLBACK] if FALLBACK in predicted and FALLBACK not in intents else [])
     labels += sorted(set(predicted) - set(labels))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        truth, predicted, labels=intents, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(truth, predicted, labels=intents, zero_division=0)
     return NluReport(
         accuracy=float(accuracy_score(truth, predicted)),
         macro_f1=float(f1_score(truth, predicted, labels=intents, average="macro", zero_division=0)),

@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Table, event
+from sqlalchemy import MetaData, Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CREATE_ATTEMPTS = 5
+
+logger = logging.getLogger(__name__)
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """Create the tables of `metadata` that do not exist yet, even while another process creates them too.
+
+    Two servers starting together on an empty PostgreSQL database both see a table missing and both create it;
+    the second gets "relation already exists" (or a duplicate key in pg_type). Checking again then finds it.
+    """
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except (exc.ProgrammingError, exc.IntegrityError, exc.OperationalError) as error:
+            if attempt == CREATE_ATTEMPTS:
+                raise
+            logger.info("Tables created concurrently by another process (%s); checking again", type(error).__name__)
+            time.sleep(0.05 * attempt)
 
 
 def create_engine_for(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:

@@ -23,7 +23,7 @@ from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table,
 from sqlalchemy.engine import Engine
 
 from bot.catalog import PARIS, Catalog, HolidayCalendar, french_holidays, status_at
-from bot.db import read_transaction, write_transaction
+from bot.db import create_tables, read_transaction, write_transaction
 from bot.tickets.model import TicketDraft
 from bot.tickets.store import TicketStore
 
@@ -59,7 +59,7 @@ handoff_requests = Table(
 
 def create_handoff_schema(engine: Engine) -> None:
     """Create the handoff table if it is missing (safe at every start)."""
-    metadata.create_all(engine, checkfirst=True)
+    create_tables(metadata, engine)
 
 
 @dataclass(frozen=True)

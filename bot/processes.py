@@ -68,20 +68,36 @@ def children(settings: Settings, token: str) -> list[Child]:
     python = sys.executable
     action_url = f"http://{settings.action_host}:{settings.action_port}/health"
     rasa = [
-        python, "-m", "bot.rasa_server", "run",  # `rasa run` with honest failures
-        "--model", str(model_path(settings.models_dir)),
-        "--endpoints", str(ROOT / "endpoints.yml"),
-        "--credentials", str(ROOT / "credentials.yml"),
-        "--interface", settings.rasa_host,
-        "--port", str(settings.rasa_port),
-        "--enable-api", "--auth-token", token,
+        python,
+        "-m",
+        "bot.rasa_server",
+        "run",  # `rasa run` with honest failures
+        "--model",
+        str(model_path(settings.models_dir)),
+        "--endpoints",
+        str(ROOT / "endpoints.yml"),
+        "--credentials",
+        str(ROOT / "credentials.yml"),
+        "--interface",
+        settings.rasa_host,
+        "--port",
+        str(settings.rasa_port),
+        "--enable-api",
+        "--auth-token",
+        token,
     ]
     result = [
-        Child("action server", [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
-              action_url),
+        Child(
+            "action server",
+            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+            action_url,
+        ),
         Child("rasa server", rasa, f"{settings.rasa_url}/", env=rasa_environment(settings)),
-        Child("console", [python, "-m", "bot", "console"],
-              f"http://{settings.console_host}:{settings.console_port}/open311/v2/services.json"),
+        Child(
+            "console",
+            [python, "-m", "bot", "console"],
+            f"http://{settings.console_host}:{settings.console_port}/open311/v2/services.json",
+        ),
     ]
     return result
 
@@ -92,7 +108,12 @@ def rasa_environment(settings: Settings) -> dict[str, str]:
     Rasa's own scale-out model: the workers share one port and load the model each; Rasa allows more than one only
     with a shared lock store, which GuichetLockStore is when REDIS_URL is set.
     """
-    return {"SANIC_WORKERS": str(max(1, settings.rasa_workers))}
+    env = {"SANIC_WORKERS": str(max(1, settings.rasa_workers))}
+    # One message is a handful of tiny TensorFlow calls: thread pools cost more than they give, and several
+    # workers on few cores would fight over them. Rasa reads these; an operator's own values win.
+    for name in ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS"):
+        env[name] = os.environ.get(name, "1")
+    return env
 
 
 def configuration_problem(settings: Settings) -> str | None:
@@ -180,7 +201,7 @@ def print_where_to_go(settings: Settings, token_file: Path | None) -> None:
     lines = [
         "",
         "Guichet is running (Ctrl-C stops everything):",
-        f"  REST channel   POST {settings.rasa_url}/webhooks/rest/webhook  {{\"sender\": \"moi\", \"message\": \"bonjour\"}}",
+        f'  REST channel   POST {settings.rasa_url}/webhooks/rest/webhook  {{"sender": "moi", "message": "bonjour"}}',
         f"  web chat demo  {console}/",
         f"  staff console  {console}/login",
         f"  Open311 API    {console}/open311/v2/services.json",

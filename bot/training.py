@@ -54,9 +54,7 @@ def fingerprint_path(models_dir: Path) -> Path:
 def is_up_to_date(models_dir: Path, root: Path = ROOT) -> bool:
     """True when the model exists and was trained on the current data."""
     stamp = fingerprint_path(models_dir)
-    return (
-        model_path(models_dir).is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint(root)
-    )
+    return model_path(models_dir).is_file() and stamp.is_file() and stamp.read_text().strip() == fingerprint(root)
 
 
 def train(models_dir: Path, root: Path = ROOT, force: bool = False) -> bool:
@@ -67,12 +65,20 @@ def train(models_dir: Path, root: Path = ROOT, force: bool = False) -> bool:
     current = fingerprint(root)
     models_dir.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "rasa", "train",
-        "--config", str(root / "config.yml"),
-        "--domain", str(root / "domain.yml"),
-        "--data", *(str(root / d) for d in TRAINING_DATA),
-        "--out", str(models_dir),
-        "--fixed-model-name", MODEL_NAME,
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        str(root / "config.yml"),
+        "--domain",
+        str(root / "domain.yml"),
+        "--data",
+        *(str(root / d) for d in TRAINING_DATA),
+        "--out",
+        str(models_dir),
+        "--fixed-model-name",
+        MODEL_NAME,
         "--force",
     ]
     subprocess.run(command, check=True, cwd=root)  # noqa: S603 - fixed argument list

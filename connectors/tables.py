@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, Text
 from sqlalchemy.engine import Engine
 
-from bot.db import create_engine_for
+from bot.db import create_engine_for, create_tables
 
 metadata = MetaData()
 
@@ -52,4 +52,4 @@ def create_channel_engine(url: str) -> Engine:
 
 def create_channel_tables(engine: Engine) -> None:
     """Create the channels' tables if they do not exist yet."""
-    metadata.create_all(engine, checkfirst=True)
+    create_tables(metadata, engine)

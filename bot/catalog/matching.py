@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -45,13 +46,20 @@ def slugify(text: str) -> str:
     return fold(text).replace(" ", "_")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _word_ratio(a: str, b: str) -> float:
     if a == b:
         return 1.0
-    ratio = SequenceMatcher(None, a, b).ratio()
+    if not a or not b or 2 * min(len(a), len(b)) / (len(a) + len(b)) < _TOKEN_FLOOR:
+        return 0.0  # the lengths alone rule out a close match (ratio <= 2 * shorter / total)
+    matcher = SequenceMatcher(None, a, b)
+    if matcher.quick_ratio() < _TOKEN_FLOOR:  # an upper bound of ratio(), much cheaper
+        return 0.0
+    ratio = matcher.ratio()
     return ratio if ratio >= _TOKEN_FLOOR else 0.0
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def similarity(query: tuple[str, ...], name: tuple[str, ...]) -> float:
     """How well a query matches a name, from 0 to 1 (1 only for the same words)."""
     if not query or not name:

@@ -16,6 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from bot.db import create_tables
+
 # Times are stored as UTC epoch seconds (floats), like Rasa's `events.timestamp`: no time-zone trouble on SQLite.
 metadata = MetaData()
 
@@ -93,4 +95,4 @@ intent_corrections = Table(
 
 def create_console_schema(engine: Engine) -> None:
     """Create the console's tables if they are missing (safe to call at every start)."""
-    metadata.create_all(engine, checkfirst=True)
+    create_tables(metadata, engine)

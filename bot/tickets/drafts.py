@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Column, MetaData, String, Table, delete, select
 from sqlalchemy.engine import Engine
 
-from bot.db import read_transaction, write_transaction
+from bot.db import create_tables, read_transaction, write_transaction
 from bot.tickets.schema import UtcDateTime
 
 Clock = Callable[[], datetime]
@@ -38,7 +38,7 @@ def _utc_now() -> datetime:
 
 def create_drafts_schema(engine: Engine) -> None:
     """Create the pending-contact table if it does not exist (safe at every start)."""
-    metadata.create_all(engine, checkfirst=True)
+    create_tables(metadata, engine)
 
 
 class PendingContacts:

@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
+from bot.db import create_tables
+
 
 class UtcDateTime(TypeDecorator):
     """Aware UTC datetimes on every backend (SQLite has no time zones: store naive UTC, read back aware)."""
@@ -140,4 +142,4 @@ ticket_counters = Table(
 
 def create_schema(engine: Engine) -> None:
     """Create the ticket tables that do not exist yet (safe to call at every start)."""
-    metadata.create_all(engine, checkfirst=True)
+    create_tables(metadata, engine)

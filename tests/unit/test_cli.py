@@ -65,7 +65,8 @@ def test_an_unknown_ticket_or_state_is_a_clear_error(var: Path, capsys: pytest.C
 
 def test_the_directory_export_becomes_catalog_entries(var: Path, tmp_path: Path) -> None:
     out = tmp_path / "services.yml"
-    assert main(["import-annuaire", str(ROOT / "tests" / "data" / "annuaire" / "export_pau.json"), "--out", str(out)]) == 0
+    export = ROOT / "tests" / "data" / "annuaire" / "export_pau.json"
+    assert main(["import-annuaire", str(export), "--out", str(out)]) == 0
     services = yaml.safe_load(out.read_text(encoding="utf-8"))["services"]
     assert len(services) >= 5
     assert all(s["phone"] and s["hours"] for s in services)

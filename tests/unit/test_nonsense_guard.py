@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import detect_foreign, fold, judge, judge_message, training_vocabulary, words
@@ -65,7 +64,8 @@ def parsed(text: str, entities: list[dict]) -> Message:
 
 
 def test_numbers_stay_nonsense_even_when_a_classifier_tags_them_as_entities() -> None:
-    message = parsed("06 07", [{"entity": "weekday", "start": 0, "end": 2}, {"entity": "weekday", "start": 3, "end": 5}])
+    tags = [{"entity": "weekday", "start": 0, "end": 2}, {"entity": "weekday", "start": 3, "end": 5}]
+    message = parsed("06 07", tags)
     assert judge_message(message, KNOWN, VECTORS).reason == "no_letters"
 
 
@@ -75,7 +75,8 @@ def test_a_message_made_only_of_entities_is_understood() -> None:
 
 
 def test_gibberish_around_an_entity_is_still_nonsense() -> None:
-    message = parsed("qsdfghjk PAU-2026-000123 wxcvbnqs", [{"entity": "ticket_ref", "start": 9, "end": 24, "extractor": REGEX}])
+    tags = [{"entity": "ticket_ref", "start": 9, "end": 24, "extractor": REGEX}]
+    message = parsed("qsdfghjk PAU-2026-000123 wxcvbnqs", tags)
     assert judge_message(message, KNOWN, VECTORS).reason == "gibberish"
 
 
