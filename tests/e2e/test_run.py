@@ -36,12 +36,20 @@ class Running:
 def guichet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     var = tmp_path_factory.mktemp("var")
     rasa_port, action_port, console_port = free_port(), free_port(), free_port()
-    env = dict(os.environ, VAR_DIR=str(var), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-               CONSOLE_PORT=str(console_port), RASA_TOKEN="e2e-token", DATABASE_URL="")
+    env = dict(
+        os.environ,
+        VAR_DIR=str(var),
+        RASA_PORT=str(rasa_port),
+        ACTION_PORT=str(action_port),
+        CONSOLE_PORT=str(console_port),
+        RASA_TOKEN="e2e-token",
+        DATABASE_URL="",
+    )
     env.pop("DATABASE_URL")
     log = (var / "run.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{rasa_port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:

@@ -51,9 +51,7 @@ async def test_numbers_gibberish_and_other_languages_end_in_the_fallback(agent: 
         ("il y a un nid de poule rue serviez", "problem_type", "voirie"),
     ],
 )
-async def test_entities_are_mapped_to_their_canonical_values(
-    agent: Agent, text: str, entity: str, value: str
-) -> None:
+async def test_entities_are_mapped_to_their_canonical_values(agent: Agent, text: str, entity: str, value: str) -> None:
     result = await agent.parse_message(text)
     values = {(e["entity"], e["value"]) for e in result["entities"]}
     assert (entity, value) in values, result["entities"]

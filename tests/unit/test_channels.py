@@ -36,7 +36,9 @@ async def test_webhooks_are_registered_for_channels_that_have_one(tmp_path: Path
     )
     settings = Settings(public_url="https://guichet.example", _env_file=None)
     assert declared_channels(credentials) == [
-        "rest", "tests.unit.test_channels.FakeChannel", "tests.unit.test_channels.ChannelWithoutWebhook"
+        "rest",
+        "tests.unit.test_channels.FakeChannel",
+        "tests.unit.test_channels.ChannelWithoutWebhook",
     ]
     assert await register_webhooks(settings, credentials) == {"fake": "https://guichet.example/webhooks/fake/webhook"}
     assert FakeChannel.registered == ["https://guichet.example"]

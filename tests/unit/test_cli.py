@@ -40,9 +40,7 @@ def test_a_weak_password_is_refused(var: Path, monkeypatch: pytest.MonkeyPatch) 
     assert main(["create-staff-user", "admin@demo-pau.example", "--role", "admin", "--password-stdin"]) == 2
 
 
-def test_a_status_change_notifies_the_citizen_through_the_outbox(
-    var: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_status_change_notifies_the_citizen_through_the_outbox(var: Path, capsys: pytest.CaptureFixture[str]) -> None:
     var.mkdir(parents=True)
     store = store_from_settings(get_settings())
     create_schema(store.engine)

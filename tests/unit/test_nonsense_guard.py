@@ -9,8 +9,16 @@ from bot.nlu import detect_foreign, fold, judge, judge_message, training_vocabul
 
 KNOWN = training_vocabulary(["horaires de la mairie", "ou est la piscine", "nid de poule rue serviez"])
 # Keyboard rows have word vectors in fr_core_news_md: they must still count as mashing.
-VECTORS = {"horaires": True, "mairie": True, "piscine": True, "rue": True, "bonjour": True, "wxcvbn": True,
-           "azertyuiop": True, "poiuytreza": True}
+VECTORS = {
+    "horaires": True,
+    "mairie": True,
+    "piscine": True,
+    "rue": True,
+    "bonjour": True,
+    "wxcvbn": True,
+    "azertyuiop": True,
+    "poiuytreza": True,
+}
 
 
 @pytest.mark.parametrize(
