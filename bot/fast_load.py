@@ -1,0 +1,65 @@
+"""Faster start-up: Rasa's TensorFlow models get their weights without tracing a training step first.
+
+`RasaModel.load` (DIET, TED) builds a model's variables by fitting it on one example: Keras traces the whole
+training graph (losses, CRF, gradients, optimizer) only to throw it away. Measured with py-spy, that is three
+quarters of a rasa server's start-up. Here the variables are built by one eager prediction instead, the trained
+weights are restored into them, and the prediction graph is traced once, as Rasa does. Variables that only training
+uses are never created, so their values stay in the checkpoint (`expect_partial`). Models loaded for fine-tuning
+keep Rasa's own path. Predictions are identical to a normal load (tests/integration/test_fast_load.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def install() -> None:
+    """Make every RasaModel in this process load the fast way (idempotent)."""
+    from rasa.utils.tensorflow.models import RasaModel
+
+    if getattr(RasaModel.load, "guichet_fast", False):
+        return
+    original = RasaModel.load.__func__  # type: ignore[attr-defined]
+
+    @functools.wraps(original)
+    def load(
+        cls: type[RasaModel],
+        model_file_name: str,
+        model_data_example: Any,
+        predict_data_example: Any = None,
+        finetune_mode: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RasaModel:
+        if finetune_mode or predict_data_example is None:
+            return original(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+                            *args, **kwargs)  # fmt: skip
+        return load_for_prediction(cls, model_file_name, predict_data_example, *args, **kwargs)
+
+    load.guichet_fast = True  # type: ignore[attr-defined]
+    RasaModel.load = classmethod(load)  # type: ignore[assignment, method-assign]
+
+
+def load_for_prediction(cls: Any, model_file_name: str, predict_data_example: Any, *args: Any, **kwargs: Any) -> Any:
+    """A RasaModel with its trained weights, ready to predict, without a training step."""
+    import tensorflow as tf
+
+    model = cls(*args, **kwargs)
+    config = kwargs.get("config", {})
+    run_eagerly = config.get("run_eagerly")
+    model.compile(optimizer=tf.keras.optimizers.Adam(config.get("learning_rate", 0.001)), run_eagerly=run_eagerly)
+    model._run_eagerly = True  # one eager prediction creates the variables prediction uses, without tracing
+    model.run_inference(predict_data_example)
+    model._run_eagerly = run_eagerly
+    model.load_weights(model_file_name).expect_partial()
+    # What the first prediction computed from the initial weights (label embeddings, the traced step) is redone
+    # from the trained ones.
+    model.prepared_for_prediction = False
+    model._tf_predict_step = None
+    model.run_inference(predict_data_example)
+    logger.debug("Loaded %s for prediction from %s", cls.__name__, model_file_name)
+    return model
