@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from rasa.core.agent import Agent
 
@@ -11,22 +13,30 @@ from bot.training import training_files
 pytestmark = pytest.mark.model
 
 
+def same_text(text: str) -> str:
+    """A text whatever its case, accents, spacing and closing punctuation (« À bientôt ! » reads « a bientot »)."""
+    folded = "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
+    return " ".join(folded.strip(" ?!.").split())
+
+
 def test_held_out_split_is_never_trained_on() -> None:
+    from rasa.shared.nlu.training_data.loading import load_data
+
     trained = {p.resolve() for p in training_files()}
     assert all("tests" not in p.parts for p in trained)
     train_texts = set()
-    from rasa.shared.nlu.training_data.loading import load_data
-
     for path in trained:
         if "nlu" in path.parts:
-            train_texts |= {m.get("text").strip().lower() for m in load_data(str(path)).intent_examples}
-    overlap = [t for t, _ in load_examples() if t.strip().lower() in train_texts]
+            train_texts |= {same_text(m.get("text")) for m in load_data(str(path)).intent_examples}
+    assert len(train_texts) > 1000
+    overlap = [t for t, _ in load_examples() if same_text(t) in train_texts]
     assert overlap == []
 
 
-# Issue 2 targets intent accuracy >= 0.92 and macro-F1 >= 0.90. Measured with the committed data: accuracy 0.904,
-# macro-F1 0.913 (`make eval`). The accuracy target is not reached yet; this floor guards against regressions
-# until the training data is improved (from errors on a development split of the training data, never this file).
+# Issue 2 targets intent accuracy >= 0.92 and macro-F1 >= 0.90. Measured with the committed data and config:
+# accuracy 0.901, macro-F1 0.904 (`make eval`, bench/reports/nlu_eval.md). The accuracy target is not reached yet;
+# this floor guards against regressions until the training data is improved (from errors on a development split of
+# the training data, `python -m bench.nlu_dev`, never from this file).
 ACCURACY_FLOOR = 0.90
 MACRO_F1_TARGET = 0.90
 
