@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 import pytest
 from rasa.core.agent import Agent
 
 from bench.nlu_eval import evaluate, load_examples
+from bot.nlu import fold
 from bot.training import training_files
 
 pytestmark = pytest.mark.model
@@ -15,8 +14,7 @@ pytestmark = pytest.mark.model
 
 def same_text(text: str) -> str:
     """A text whatever its case, accents, spacing and closing punctuation (« À bientôt ! » reads « a bientot »)."""
-    folded = "".join(c for c in unicodedata.normalize("NFD", text.lower()) if unicodedata.category(c) != "Mn")
-    return " ".join(folded.strip(" ?!.").split())
+    return " ".join(fold(text).strip(" ?!.").split())
 
 
 def test_held_out_split_is_never_trained_on() -> None:
