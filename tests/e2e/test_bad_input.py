@@ -48,7 +48,8 @@ CASES = [
     ("unknown button payload", '/ask_opening_hours{"service":"casino"}', False),
 ]
 IDS = [case for case, _, _ in CASES]
-FRENCH_HINTS = ("vous", "Vous", "Votre", "Merci", "je ", "Je ", " pas ", " est ", " de ", " la ", "Bonjour", "Désolé")
+FRENCH_HINTS = ("vous", "Vous", "Votre", "Merci", "je ", "Je ", " pas ", " est ", " de ", " la ", "Bonjour", "Désolé",
+                "Quel", "quel", "De ")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
