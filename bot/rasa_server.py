@@ -185,12 +185,13 @@ def main(argv: list[str] | None = None) -> None:
     """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened."""
     from rasa.__main__ import main as rasa_main
 
-    from bot import action_validation, fast_load
+    from bot import action_validation, event_types, fast_load
     from bot.settings import get_settings
 
     install(get_settings().action_timeout_seconds)
     fast_load.install()  # DIET and TED get their weights without tracing a training step: start-up in seconds
     action_validation.install()  # Rasa re-compiles the action answer schema on every call: tens of ms each
+    event_types.install()  # Rasa walks every Event subclass to read each event: once per type name instead
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
 

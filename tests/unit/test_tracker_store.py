@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import (
@@ -21,6 +25,7 @@ from bot.tracker_store import (
 
 PHONE = "06 12 34 56 78"
 EMAIL = "jeanne.martin@example.org"
+POSTGRES_URL = os.environ.get("GUICHET_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 async def test_personal_data_never_reaches_the_database(tmp_path: Path) -> None:
@@ -65,3 +70,74 @@ def test_the_towns_own_numbers_stay_readable_in_stored_bot_text() -> None:
     assert stored[0]["text"] == "Urgence gaz : 0 800 47 33 33. Mairie : 05 36 49 10 00, accueil@demo-pau.example"
     citizen = masked_events([UserUttered("mon numero 06 12 34 56 78")], keep)
     assert "06 12 34 56 78" not in citizen[0]["text"]
+
+
+def _conversation(sender: str, *sessions: list[str]) -> DialogueStateTracker:
+    """A tracker with one session per list of user texts, each session opened as Rasa opens one."""
+    tracker = DialogueStateTracker(sender, [])
+    for number, texts in enumerate(sessions):
+        tracker.update(ActionExecuted("action_session_start", timestamp=1000.0 * (number + 1)))
+        tracker.update(SessionStarted(timestamp=1000.0 * (number + 1)))
+        tracker.update(ActionExecuted("action_listen", timestamp=1000.0 * (number + 1)))
+        for offset, text in enumerate(texts, start=1):
+            stamp = 1000.0 * (number + 1) + offset
+            tracker.update(UserUttered(text, {"name": "greet", "confidence": 0.9}, timestamp=stamp))
+            tracker.update(ActionExecuted("utter_greet", timestamp=stamp))
+            tracker.update(BotUttered("Bonjour !", timestamp=stamp))
+            tracker.update(ActionExecuted("action_listen", timestamp=stamp))
+    return tracker
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'conversations.db'}"
+        return
+    request.applymarker(pytest.mark.postgres)
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"guichet_store_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def test_each_event_is_stored_once_and_a_turn_reads_back_the_latest_session(store_url: str) -> None:
+    store = GuichetTrackerStore(domain=Domain.empty(), host=store_url)
+    tracker = _conversation("citizen-2", ["bonjour"])
+    await store.save(tracker)
+    await store.save(tracker)  # nothing new: nothing written
+    tracker = _conversation("citizen-2", ["bonjour"], ["re bonjour", "toujours la ?"])
+    await store.save(tracker)
+
+    with store.engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT type_name FROM events WHERE sender_id = 'citizen-2' ORDER BY id")
+        ).scalars().all()  # fmt: skip
+    assert stored == [event.type_name for event in tracker.events]
+
+    latest = await store.retrieve("citizen-2")
+    assert latest is not None
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["re bonjour", "toujours la ?"]
+    assert isinstance(latest.events[1], SessionStarted)
+    full = await store.retrieve_full_tracker("citizen-2")
+    assert full is not None
+    assert [e.text for e in full.events if isinstance(e, UserUttered)] == ["bonjour", "re bonjour", "toujours la ?"]
+    assert list(full.events) == list(tracker.events)
+    assert await store.retrieve("nobody") is None
+
+
+async def test_a_conversation_without_session_start_reads_back_whole(store_url: str) -> None:
+    store = GuichetTrackerStore(domain=Domain.empty(), host=store_url)
+    tracker = DialogueStateTracker.from_events(
+        "citizen-3", [ActionExecuted("action_listen"), UserUttered("bonjour", {"name": "greet", "confidence": 1.0})]
+    )
+    await store.save(tracker)
+    tracker.update(BotUttered("Bonjour !"))
+    await store.save(tracker)
+    again = await store.retrieve("citizen-3")
+    assert again is not None and list(again.events) == list(tracker.events)
