@@ -9,7 +9,8 @@ Rasa 3.6 offers no setting for two behaviours a town's front desk cannot have:
   so conversations would silently vanish. Here the same wrapper is given an error callback that logs CRITICAL and
   raises: the message fails, and the channel tells the citizen the service is momentarily unavailable.
 
-It also loads DIET and TED without Rasa's one-example training step (bot/fast_load.py): the same weights and
+It also loads DIET and TED without Rasa's one-example training step (bot/fast_load.py), and spaCy's French
+tokenizer without recompiling its giant regular expression (bot/regex_cache.py): the same weights, patterns and
 predictions, ready in a fraction of the time.
 
 Both hardenings are put on the agent as soon as Rasa has loaded it (`rasa.core.agent.load_agent`, which serves
@@ -185,9 +186,10 @@ def main(argv: list[str] | None = None) -> None:
     """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened."""
     from rasa.__main__ import main as rasa_main
 
-    from bot import action_validation, event_types, fast_load
+    from bot import action_validation, event_types, fast_load, regex_cache
     from bot.settings import get_settings
 
+    regex_cache.install()  # spaCy's French tokenizer compiles a 1.4 MB regex: once per installation, not per start
     install(get_settings().action_timeout_seconds)
     fast_load.install()  # DIET and TED get their weights without tracing a training step: start-up in seconds
     action_validation.install()  # Rasa re-compiles the action answer schema on every call: tens of ms each
