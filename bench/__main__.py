@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(results, levels, seconds, args.max_turns, args.transport, args.think)
 
     print(f"bench: floors (bare rasa on {model.name})", flush=True)
+    bench.probe("floors")
     with servers.bare_rasa(model, logs) as bare:
         bench.note_setup("bare rasa", bare)
         asyncio.run(bench.nlu(bare, model, args.out))
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [s.strip() for s in args.setups.split(",") if s.strip()]
     for setup in wanted:
         print(f"bench: {setup} setup", flush=True)
+        bench.probe(setup)
         try:
             measure_setup(bench, setup, logs, args.workers, profile_seconds, args.out)
         except RuntimeError as error:  # a setup that does not start is reported, the others are still measured
@@ -122,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.training_time import timed_training
 
         print("bench: timing a full training", flush=True)
+        bench.probe("training")
         results["training"] = asdict(timed_training())
 
+    bench.probe("end")
     path = report.write(results, args.out)
     print(f"bench: report written to {path}")
     for target in results["targets"]:
@@ -163,6 +167,10 @@ class Bench:
         self.max_turns = max_turns
         self.transport = transport
         self.think = think
+
+    def probe(self, phase: str) -> None:
+        """The machine's speed now, before `phase` (see servers.cpu_probe_ms)."""
+        self.results.setdefault("cpu_probes", []).append({"phase": phase, "ms": servers.cpu_probe_ms()})
 
     def note_setup(self, name: str, server: servers.Server) -> None:
         """Ready time and idle memory, right after start-up."""

@@ -76,6 +76,18 @@ def write(results: dict[str, Any], out: Path) -> Path:
     return path
 
 
+def _probe_lines(results: dict[str, Any]) -> list[str]:
+    """The machine's speed before each phase: the same fixed workload, timed (lower is faster)."""
+    probes = results.get("cpu_probes") or []
+    if not probes:
+        return []
+    fastest = min(p["ms"] for p in probes)
+    timings = ", ".join(f"{p['phase']} {p['ms']:.0f} ms (×{p['ms'] / fastest:.2f})" for p in probes)
+    return ["", f"Machine speed before each phase (a fixed single-threaded workload, lower is faster): {timings}. "
+                "This shared machine's speed varies by up to twice from one minute to the next; compare figures "
+                "of phases that ran at a similar speed."]  # fmt: skip
+
+
 def render(results: dict[str, Any], plots: list[str]) -> str:
     """The Markdown report."""
     runs = results.get("runs", [])
@@ -86,6 +98,7 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
         f"{results['host']['load_before']}. Command: `{results['command']}`"
         + (" (**quick run: short and few levels, figures are indicative only**)" if results.get("quick") else "")
         + ".",
+        *_probe_lines(results),
         "",
         "Closed loop: each simulated citizen sends a message, waits for the whole answer, then sends the next; "
         "a new conversation starts when the script ends. Script: "

@@ -152,6 +152,23 @@ class MemoryWatch:
                 self.peak[name] = max(value, self.peak.get(name, 0.0))
 
 
+def cpu_probe_ms(rounds: int = 5) -> float:
+    """Milliseconds a fixed single-threaded workload takes right now (best of `rounds`; lower is faster).
+
+    These shared 2-core machines change speed from one minute to the next (the same code measured twice, minutes
+    apart, has shown twice the latency). The probe, taken before each phase, says how fast the machine was while
+    that phase ran, so figures from different phases or runs can be read side by side.
+    """
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for number in range(200_000):
+            total += number * number % 7
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 # --- starting and stopping --------------------------------------------------------------------------------------
 
 

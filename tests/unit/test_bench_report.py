@@ -91,3 +91,17 @@ def test_the_report_puts_each_figure_next_to_its_floor_and_draws_the_plots(tmp_p
         assert f"({picture})" in text
     saved = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
     assert saved["targets"] and saved["runs"][0]["target"] == "bare rasa / model/parse"
+
+
+def test_the_machine_speed_before_each_phase_is_reported(tmp_path: Path) -> None:
+    probes = [{"phase": "floors", "ms": 100.0}, {"phase": "embedded", "ms": 210.0}, {"phase": "end", "ms": 105.0}]
+    text = write(results(cpu_probes=probes), tmp_path).read_text()
+    assert "floors 100 ms (×1.00), embedded 210 ms (×2.10), end 105 ms (×1.05)" in text
+    assert "Machine speed" not in write(results(), tmp_path / "without").read_text()
+
+
+def test_the_speed_probe_times_a_real_workload() -> None:
+    from bench.servers import cpu_probe_ms
+
+    first, second = cpu_probe_ms(rounds=1), cpu_probe_ms(rounds=1)
+    assert 1.0 < first < 10_000 and 1.0 < second < 10_000
