@@ -69,6 +69,17 @@ def _fork_safe(engine: Engine) -> Engine:
     return engine
 
 
+def apply_sqlite_pragmas(dbapi_connection: Any, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, *, wal: bool) -> None:
+    """Guichet's settings for a new SQLite connection: write-ahead log (readers never wait for the writer, a commit
+    appends to the log), a busy timeout instead of an immediate "database is locked", foreign keys enforced."""
+    cursor = dbapi_connection.cursor()
+    if wal:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> None:
     """Take transaction control away from pysqlite so BEGIN IMMEDIATE is possible."""
 
@@ -76,12 +87,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int, *, wal: bool) -> Non
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # pysqlite's implicit BEGIN breaks SAVEPOINT and IMMEDIATE; we emit BEGIN ourselves below.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        if wal:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+        apply_sqlite_pragmas(dbapi_connection, busy_timeout_ms, wal=wal)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:

@@ -25,6 +25,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot import event_types
+from bot.db import apply_sqlite_pragmas
 from bot.privacy import conversation_erased, find_personal_data, mask_event
 from bot.settings import get_settings
 
@@ -123,10 +124,8 @@ class GuichetTrackerStore(SQLTrackerStore):
         )
 
         @sa.event.listens_for(self.engine, "connect")
-        def _write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
-            # As the ticket store does on the same file: readers never wait for the writer, and a commit appends
-            # to the log instead of rewriting the database (a save takes half the time).
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            apply_sqlite_pragmas(dbapi_connection, wal=True)  # as the ticket store does on the same file
 
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
 

@@ -141,3 +141,10 @@ async def test_a_conversation_without_session_start_reads_back_whole(store_url: 
     await store.save(tracker)
     again = await store.retrieve("citizen-3")
     assert again is not None and list(again.events) == list(tracker.events)
+
+
+async def test_the_sqlite_store_writes_ahead_like_the_ticket_store(tmp_path: Path) -> None:
+    store = GuichetTrackerStore(domain=Domain.empty(), host=f"sqlite:///{tmp_path / 'conversations.db'}")
+    await store.save(_conversation("citizen-4", ["bonjour"]))
+    with sqlite3.connect(tmp_path / "conversations.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
