@@ -10,27 +10,28 @@ from bot.privacy.masking import mask_text
 
 # Keys whose values are machine data, not text a person wrote: button payloads drive the dialogue.
 _MACHINE_KEYS = frozenset({"payload"})
+_MASKED_KEYS = {"user": ("text", "parse_data", "metadata"), "bot": ("text", "data", "metadata")}
 
 
 def mask_event(
     event: dict[str, Any], keep: Iterable[str] = frozenset(), keep_slots: Iterable[str] = frozenset()
 ) -> dict[str, Any]:
-    """A copy of a serialised Rasa event with personal data masked in citizen text, bot text and slot values."""
+    """A copy of a serialised Rasa event with personal data masked in citizen text, bot text and slot values.
+
+    The masked values are built anew by `mask_value`; only the other values are copied (a deep copy of a user
+    event's parse data, thrown away at once, used to cost more than the masking itself).
+    """
     keep = frozenset(keep)
-    masked = copy.deepcopy(event)
     kind = event.get("event")
-    if kind == "user":
-        for key in ("text", "parse_data", "metadata"):
-            if key in masked:
-                masked[key] = mask_value(masked[key], keep)
-    elif kind == "bot":
-        for key in ("text", "data", "metadata"):
-            if key in masked:
-                masked[key] = mask_value(masked[key], keep)
-    elif kind == "slot" and event.get("name") not in frozenset(keep_slots):
-        masked["value"] = mask_value(masked.get("value"), keep)
+    masked_keys: tuple[str, ...] = _MASKED_KEYS.get(str(kind), ())
+    if kind == "slot" and event.get("name") not in frozenset(keep_slots):
+        masked_keys = ("value",)
     elif kind == "entities":
-        masked["entities"] = mask_value(masked.get("entities"), keep)
+        masked_keys = ("entities",)
+    masked = {key: value if key in masked_keys else copy.deepcopy(value) for key, value in event.items()}
+    for key in masked_keys:
+        if key in event or key in ("value", "entities"):
+            masked[key] = mask_value(event.get(key), keep)
     return masked
 
 
@@ -43,11 +44,12 @@ def mask_events(
 
 
 def mask_value(value: Any, keep: frozenset[str] = frozenset()) -> Any:
-    """`value` with every string inside it masked (dicts and lists walked; payloads, numbers, None as they are)."""
+    """A copy of `value` with every string inside it masked (dicts and lists walked; payloads, numbers, None as
+    they are)."""
     if isinstance(value, str):
         return mask_text(value, keep)
     if isinstance(value, dict):
-        return {k: v if k in _MACHINE_KEYS else mask_value(v, keep) for k, v in value.items()}
+        return {k: copy.deepcopy(v) if k in _MACHINE_KEYS else mask_value(v, keep) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(mask_value(item, keep) for item in value)
-    return value
+    return copy.deepcopy(value)

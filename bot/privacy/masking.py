@@ -93,8 +93,33 @@ def find_personal_data(text: str, keep: Iterable[str] = frozenset()) -> list[Mat
 
 
 def mask_text(text: str, keep: Iterable[str] = frozenset()) -> str:
-    """`text` with phone numbers, e-mails, IBANs, NIRs and card numbers replaced by typed placeholders."""
-    return replace_matches(text, find_personal_data(text, keep))
+    """`text` with phone numbers, e-mails, IBANs, NIRs and card numbers replaced by typed placeholders.
+
+    The bot says the same things again and again (opening hours, the town's phone numbers), and the search for
+    phone numbers is the slow part of saving a turn: texts in which nothing is masked are remembered (a bounded
+    set, per process), so they are searched once. A text with personal data in it is never remembered.
+    """
+    key = (text, keep if isinstance(keep, frozenset) else frozenset(keep))
+    if key in _NOTHING_TO_MASK:
+        return text
+    masked = replace_matches(text, find_personal_data(text, key[1]))
+    if masked == text:
+        _remember_clean(key)
+    return masked
+
+
+# Texts (with the values kept) in which nothing was masked; first in, first out beyond the bound.
+_NOTHING_TO_MASK: dict[tuple[str, frozenset[str]], None] = {}
+_NOTHING_TO_MASK_SIZE = 8192
+
+
+def _remember_clean(key: tuple[str, frozenset[str]]) -> None:
+    _NOTHING_TO_MASK[key] = None
+    while len(_NOTHING_TO_MASK) > _NOTHING_TO_MASK_SIZE:
+        try:
+            del _NOTHING_TO_MASK[next(iter(_NOTHING_TO_MASK))]
+        except (KeyError, RuntimeError, StopIteration):  # another thread evicted it first
+            break
 
 
 def replace_matches(text: str, matches: Iterable[Match]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import logging
 from collections.abc import Iterator
@@ -524,3 +525,51 @@ def test_install_attaches_one_filter_even_when_called_twice(installed_masking: N
         assert sum(isinstance(f, MaskingFilter) for f in logging.getLogger(name).filters) == 1
     for handler in logging.getLogger().handlers:
         assert sum(isinstance(f, MaskingFilter) for f in handler.filters) == 1
+
+
+def test_texts_are_remembered_only_when_nothing_in_them_is_masked() -> None:
+    from bot.privacy import masking
+
+    clean = "La mairie est ouverte de 8 h 30 à 12 h, tél. 05 36 49 00 12 (test de mémoire)."
+    personal = "rappelez moi au 06 12 34 56 78 (test de mémoire)"
+    town = frozenset({"05 36 49 00 12"})
+    assert mask_text(clean, town) == clean
+    assert mask_text(personal, town) == f"rappelez moi au {PHONE} (test de mémoire)"
+    assert (clean, town) in masking._NOTHING_TO_MASK
+    assert not any(personal in text for text, _ in masking._NOTHING_TO_MASK)
+    # Remembered with the values kept: without them, the same text is masked.
+    assert mask_text(clean) == clean.replace("05 36 49 00 12", PHONE)
+    assert mask_text(clean, town) == clean
+
+
+def test_the_memory_of_clean_texts_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.privacy import masking
+
+    monkeypatch.setattr(masking, "_NOTHING_TO_MASK", {})
+    monkeypatch.setattr(masking, "_NOTHING_TO_MASK_SIZE", 3)
+    for n in range(10):
+        assert mask_text(f"texte numéro {n}") == f"texte numéro {n}"
+    assert list(masking._NOTHING_TO_MASK) == [(f"texte numéro {n}", frozenset()) for n in (7, 8, 9)]
+
+
+def test_masked_event_shares_nothing_with_the_original() -> None:
+    slot = {"event": "slot", "timestamp": 1.0, "name": "location", "value": {"streets": ["rue Serviez"]}}
+    user = user_event("bonjour")
+    user["parse_data"]["entities"] = []
+    user["metadata"] = {"origin": {"page": "/horaires"}}
+    user["extra"] = {"kept": ["as", "it", "is"]}
+    for event, keep_slots in ((slot, {"location"}), (slot, set()), (user, set())):
+        original = copy.deepcopy(event)
+        masked = mask_event(event, keep_slots=keep_slots)
+        assert masked == original
+        _empty_every_container(masked)
+        assert event == original
+
+
+def _empty_every_container(value: object) -> None:
+    """Clear every dict and list inside `value`, innermost first."""
+    children = list(value.values()) if isinstance(value, dict) else value if isinstance(value, list) else []
+    for child in children:
+        _empty_every_container(child)
+    if isinstance(value, (dict, list)):
+        value.clear()
