@@ -109,3 +109,43 @@ def _padded(sequences: list[np.ndarray], number_of_features: int, dtype: Any) ->
     padded = np.zeros((len(sequences), int(lengths.max()), number_of_features), dtype=dtype)
     padded[np.arange(padded.shape[1]) < lengths[:, None]] = np.concatenate(sequences)
     return padded.astype(np.float32)
+
+
+def install_single_trace() -> None:
+    """Make Keras trace a RasaModel's training step once instead of twice (idempotent).
+
+    A `tf.function` whose first call creates variables is traced twice: once creating them, once more for every
+    later call. Keras' training step creates the layers' weights and the optimizer's slots on its first call, so
+    DIET's and TED's training graphs (forward pass, CRF, gradients) are traced twice: 10-12 s for DIET. Here the
+    weights are created before `fit` by one forward pass in eager mode (not training, so no dropout draws), and
+    the optimizer's slots by `optimizer.build`; the first trace then creates nothing and is the one used. The
+    initial values come from the same seeded initializers in the same order, and the traced graph is the same, so
+    the trained model is the same (same losses, same predictions: checked on full trainings).
+    """
+    from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
+    from rasa.utils.tensorflow.models import RasaModel
+
+    if "fit" in _RASA:
+        return
+    _RASA["fit"] = RasaModel.fit
+
+    def fit(self: Any, x: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(x, RasaBatchDataGenerator) and not self.run_eagerly and len(x) > 0:
+            build_for_training(self, x[0][0])
+        return _RASA["fit"](self, x, *args, **kwargs)
+
+    RasaModel.fit = fit  # type: ignore[method-assign]
+
+
+def build_for_training(model: Any, batch_in: Any) -> None:
+    """Create the model's weights (one eager forward pass) and its optimizer's slots, before any tracing."""
+    if getattr(model, "guichet_built_for_training", False):
+        return
+    phase = model._training
+    model._training = None  # not training: the forward pass draws no dropout
+    try:
+        model.batch_loss(batch_in)
+    finally:
+        model._training = phase
+    model.optimizer.build(model.trainable_variables)
+    model.guichet_built_for_training = True

@@ -4,6 +4,8 @@
 trainings (ad-hoc timers in the training process, 2 cores), the model itself unchanged:
 - DIET's and TED's training batches are built with whole-array operations (`bot.fast_batches`, the same arrays):
   32 s of Python per training before, 15 s after; TED's epochs take a quarter less time.
+- The training step of DIET and TED is traced once instead of twice (`fast_batches.install_single_trace`): about
+  10 s less for DIET, the same weights, graph and predictions.
 - Python's cyclic garbage collector runs less often: tracing the training graphs creates millions of objects, and
   each full collection walks all of them (4-5 s per NLU training in 14 full collections). Generation 0 is collected
   after 100,000 allocations instead of 700; memory still comes back through reference counting.
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
     regex_cache.install()
     fast_batches.install()
+    fast_batches.install_single_trace()
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()  # leaves through sys.exit with an error code when training fails
 
