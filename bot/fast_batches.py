@@ -25,7 +25,7 @@ def install() -> None:
     """Make Rasa's batch generator use the functions below (idempotent)."""
     from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 
-    if _RASA:
+    if "_scipy_matrix_to_values" in _RASA:
         return
     for name, replacement in (
         ("_scipy_matrix_to_values", scipy_matrix_to_values),
