@@ -3,11 +3,11 @@
 DIET and TED get each training batch from `RasaDataGenerator.prepare_batch`, which turns the features of every
 example into arrays one example (TED: one dialogue turn) at a time: `np.vstack` of three small arrays per sparse
 matrix, one slice assignment per dense sequence, and for TED a running sum recomputed for every turn. Measured
-during a full training (the generator timed in-process): 31 s of Python for 1,313 batches, and for TED more than
+during a full training (the generator timed in-process): 32 s of Python for 1,313 batches, and for TED more than
 half of each epoch's time. The functions here return the same arrays (same values, same order, same dtypes;
 tests/unit/test_fast_batches.py compares them with Rasa's on ragged, empty and "fake" inputs) from a few
 concatenations, so the model trained is the same. `install()` replaces Rasa's four static methods in this process;
-`bot.rasa_train` and `bot.rasa_server` call it.
+`bot.rasa_train` calls it (and `install_single_trace()`, below).
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-_RASA: dict[str, Any] = {}
+_RASA: dict[str, Any] = {}  # Rasa's replaced batch methods, by name
+_RASA_FIT: list[Any] = []  # RasaModel.fit before install_single_trace()
 
 
 def install() -> None:
     """Make Rasa's batch generator use the functions below (idempotent)."""
     from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 
-    if "_scipy_matrix_to_values" in _RASA:
+    if _RASA:
         return
     for name, replacement in (
         ("_scipy_matrix_to_values", scipy_matrix_to_values),
@@ -125,14 +126,14 @@ def install_single_trace() -> None:
     from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
     from rasa.utils.tensorflow.models import RasaModel
 
-    if "fit" in _RASA:
+    if _RASA_FIT:
         return
-    _RASA["fit"] = RasaModel.fit
+    _RASA_FIT.append(RasaModel.fit)
 
     def fit(self: Any, x: Any = None, *args: Any, **kwargs: Any) -> Any:
         if isinstance(x, RasaBatchDataGenerator) and not self.run_eagerly and len(x) > 0:
             build_for_training(self, x[0][0])
-        return _RASA["fit"](self, x, *args, **kwargs)
+        return _RASA_FIT[0](self, x, *args, **kwargs)
 
     RasaModel.fit = fit  # type: ignore[method-assign]
 
