@@ -9,15 +9,23 @@ Two changes to Rasa 3.6's Redis lock store, both about several processes: each c
 Redis transaction (Rasa reads, changes and writes the lock in separate steps, so two processes can issue the same
 ticket, or one can delete a lock another has just joined), and a busy lock is re-checked every LOCK_POLL_SECONDS
 instead of every second.
+
+And one change to how a message waits for the one before it: Rasa only polls (sleeps, then reads the lock again).
+The web chat sends its answer before the turn is saved, so a citizen's next message, or the next button, often
+arrives while the previous one still holds the lock; polling made it wait up to a whole poll period after the
+release (measured: about 20 ms added to most web chat turns). A message released in this process now wakes the
+messages waiting for the same conversation at once; a release in another process (another worker, another machine)
+is still seen by the poll.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
@@ -129,6 +137,14 @@ class UrlRedisLockStore(RedisLockStore):
         self._change(conversation_id, change)
 
 
+class _Release:
+    """What the messages waiting for a conversation in this process wait on, and how many they are."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.waiters = 0
+
+
 class GuichetLockStore(LockStore):
     """Redis locks when REDIS_URL is set (several rasa processes), otherwise in-memory locks (one process)."""
 
@@ -150,16 +166,52 @@ class GuichetLockStore(LockStore):
                     f"SANIC_WORKERS={workers} needs REDIS_URL: in-memory locks are not shared between processes."
                 )
             self.backend = InMemoryLockStore()
+        # Per conversation, the release that the messages of this process waiting for it are woken by.
+        self._releases: dict[str, _Release] = {}
         super().__init__()
 
-    def lock(
+    @asynccontextmanager
+    async def lock(
         self,
         conversation_id: str,
         lock_lifetime: float = LOCK_LIFETIME,
         wait_time_in_seconds: float = LOCK_POLL_SECONDS,
-    ) -> AbstractAsyncContextManager[TicketLock]:
-        """Rasa's ticket lock on a conversation, checked every LOCK_POLL_SECONDS while another message holds it."""
-        return super().lock(conversation_id, lock_lifetime, wait_time_in_seconds)
+    ) -> AsyncIterator[TicketLock]:
+        """Rasa's ticket lock on a conversation; a release wakes this process's waiters, others poll."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            self.cleanup(conversation_id, ticket)
+            release = self._releases.pop(conversation_id, None)
+            if release is not None:
+                release.event.set()
+
+    async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
+        """Rasa's loop (serve the ticket when its turn comes), waiting for a release instead of only sleeping."""
+        while True:
+            lock = self.get_lock(conversation_id)
+            if not lock:  # the lock expired (its process died): Rasa's answer
+                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
+            if not lock.is_locked(ticket):
+                return lock
+            await self._wait_for_release(conversation_id, wait_time_in_seconds)
+            self.update_lock(conversation_id)
+
+    async def _wait_for_release(self, conversation_id: str, timeout: float) -> None:
+        """Until a message of this conversation is released in this process, or `timeout` seconds at most."""
+        release = self._releases.get(conversation_id)
+        if release is None:
+            release = self._releases[conversation_id] = _Release()
+        release.waiters += 1
+        try:
+            await asyncio.wait_for(release.event.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass  # released in another process, or still busy: read the lock again
+        finally:
+            release.waiters -= 1
+            if not release.waiters and self._releases.get(conversation_id) is release:
+                del self._releases[conversation_id]  # nobody waits here any more: nothing kept per conversation
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         """Issue the next ticket of a conversation."""

@@ -161,3 +161,74 @@ def test_a_ticket_taken_by_another_process_meanwhile_is_never_issued_twice(fake_
 
     lock = store.get_lock("citizen-3")
     assert lock is not None and mine == 1 and lock.last_issued == 1  # the other one got ticket 0
+
+
+async def test_a_release_in_this_process_wakes_the_waiting_message_without_waiting_for_the_poll() -> None:
+    store = GuichetLockStore()
+    released_at: list[float] = []
+    acquired_at: list[float] = []
+
+    async def first() -> None:
+        async with store.lock("citizen-4"):
+            await asyncio.sleep(0.05)
+        released_at.append(time.perf_counter())
+
+    async def second() -> None:
+        async with store.lock("citizen-4", wait_time_in_seconds=30.0):  # polling alone would wait 30 s
+            acquired_at.append(time.perf_counter())
+
+    holder = asyncio.create_task(first())
+    await asyncio.sleep(0.005)
+    await asyncio.wait_for(second(), timeout=5.0)
+    await holder
+
+    assert acquired_at[0] - released_at[0] < 1.0
+    assert store._releases == {}  # nothing is kept per conversation once nobody waits
+
+
+async def test_messages_waiting_for_one_conversation_are_served_in_arrival_order() -> None:
+    store = GuichetLockStore()
+    order: list[int] = []
+
+    async def handle(number: int) -> None:
+        async with store.lock("citizen-5", wait_time_in_seconds=30.0):
+            order.append(number)
+            await asyncio.sleep(0.01)
+
+    tasks = []
+    for number in range(4):
+        tasks.append(asyncio.create_task(handle(number)))
+        await asyncio.sleep(0.002)  # they arrive in this order
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=5.0)
+
+    assert order == [0, 1, 2, 3]
+    assert store._releases == {}
+
+
+async def test_a_release_in_another_process_is_still_seen_by_the_poll(fake_redis: FakeRedis) -> None:
+    here = GuichetLockStore(redis_url="redis://127.0.0.1:6379/0")  # two processes share only Redis
+    other_process = GuichetLockStore(redis_url="redis://127.0.0.1:6379/0")
+    entered = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def held_elsewhere() -> None:
+        async with other_process.lock("citizen-6"):
+            entered.set()
+            await leave.wait()
+
+    holder = asyncio.create_task(held_elsewhere())
+    await entered.wait()
+    waiting = asyncio.create_task(_take(here, "citizen-6", poll=0.01))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the other process still holds it
+    leave.set()
+    await holder
+
+    assert await asyncio.wait_for(waiting, timeout=5.0) == "served"
+    assert fake_redis.data == {}
+    assert here._releases == {}
+
+
+async def _take(store: GuichetLockStore, conversation_id: str, poll: float) -> str:
+    async with store.lock(conversation_id, wait_time_in_seconds=poll):
+        return "served"
