@@ -6,6 +6,10 @@ quarters of a rasa server's start-up. Here the variables are built by one eager 
 weights are restored into them, and the prediction graph is traced once, as Rasa does. Variables that only training
 uses are never created, so their values stay in the checkpoint (`expect_partial`). Models loaded for fine-tuning
 keep Rasa's own path. Predictions are identical to a normal load (tests/integration/test_fast_load.py).
+
+The prediction step is then called through its one concrete function (`FlatPredictStep`): a `tf.function` checks
+and converts its nested arguments against the signature and looks its graph up on every call, a third of the
+time of DIET's call for one message (ad-hoc timing: 4.6 -> 3.0 ms per call); the graph run is the same.
 """
 
 from __future__ import annotations
@@ -78,4 +82,35 @@ def prediction_function(model: Any, predict_data_example: Any) -> Any:
 
     generator, _ = create_data_generators(model_data=predict_data_example, batch_sizes=1, epochs=1, shuffle=False)
     batch_in = next(iter(generator))[0]
-    return tf.function(model.predict_step, input_signature=model._dynamic_signature(batch_in), autograph=False)
+    step = tf.function(model.predict_step, input_signature=model._dynamic_signature(batch_in), autograph=False)
+    return FlatPredictStep(step)
+
+
+class FlatPredictStep:
+    """A traced prediction step called through its one concrete function, with the batch as a flat tensor list.
+
+    Rasa's batches are flat tuples of arrays whose signature has a `None` for every dimension, so the step has a
+    single concrete function. The arrays are converted to the signature's dtypes and handed to that function
+    directly, skipping `tf.function`'s per-call argument canonicalisation and graph lookup; the outputs are the
+    same tensors (tests/integration/test_fast_load.py). A batch of another length goes through the `tf.function`
+    itself, which raises its usual error.
+    """
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+        self._concrete: Any = None  # the step is first traced by a real call (after Rasa's prepare_for_predict)
+        self._dtypes: list[Any] = []
+
+    def __call__(self, batch_in: tuple[Any, ...]) -> Any:
+        import tensorflow as tf
+
+        if self._concrete is None:
+            outputs = self.step(batch_in)
+            self._concrete = self.step.get_concrete_function()  # the one just traced for the signature
+            (batch_signature,) = self._concrete.structured_input_signature[0]
+            self._dtypes = [spec.dtype for spec in tf.nest.flatten(batch_signature)]
+            return outputs
+        if not isinstance(batch_in, tuple) or len(batch_in) != len(self._dtypes):
+            return self.step(batch_in)
+        tensors = [tf.convert_to_tensor(a, dtype=dtype) for a, dtype in zip(batch_in, self._dtypes, strict=True)]
+        return self._concrete._call_flat(tensors, self._concrete.captured_inputs)

@@ -89,3 +89,32 @@ def test_dialogue_probabilities_are_identical(agent: Agent, fast_agent: Agent, t
     actual = component(fast_agent, TEDPolicy).predict_action_probabilities(tracker, domain)
     assert np.allclose(actual.probabilities, expected.probabilities, atol=1e-6)
     assert max(expected.probabilities) > 0
+
+
+async def test_the_prediction_step_is_called_flat_with_the_same_outputs(fast_agent: Agent) -> None:
+    import tensorflow as tf
+
+    for kind in (DIETClassifier, TEDPolicy):
+        policy_or_classifier = component(fast_agent, kind)
+        model = policy_or_classifier.model
+        step = model._tf_predict_step
+        assert isinstance(step, fast_load.FlatPredictStep)
+        batches: list[Any] = []
+        original = model._rasa_predict
+        model._rasa_predict = lambda batch_in, original=original: batches.append(batch_in) or original(batch_in)
+        try:
+            if kind is DIETClassifier:
+                for text in ("la mairie est ouverte ?", "nid de poule avenue de lons", "x"):
+                    await fast_agent.parse_message(text)
+            else:
+                domain = fast_agent.domain
+                events = [ActionExecuted("action_listen"), UserUttered("", {"name": "greet", "confidence": 1.0})]
+                tracker = DialogueStateTracker.from_events("flat-step", events, domain.slots)
+                TEDPolicy.predict_action_probabilities(policy_or_classifier, tracker, domain)  # past TED's cache
+        finally:
+            model._rasa_predict = original
+        assert batches
+        for batch_in in batches:
+            flat, traced = tf.nest.flatten(step(batch_in)), tf.nest.flatten(step.step(batch_in))
+            assert len(flat) == len(traced) > 0
+            assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(flat, traced, strict=True))
