@@ -24,8 +24,8 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
@@ -170,22 +170,14 @@ class GuichetLockStore(LockStore):
         self._releases: dict[str, _Release] = {}
         super().__init__()
 
-    @asynccontextmanager
-    async def lock(
+    def lock(
         self,
         conversation_id: str,
         lock_lifetime: float = LOCK_LIFETIME,
         wait_time_in_seconds: float = LOCK_POLL_SECONDS,
-    ) -> AsyncIterator[TicketLock]:
+    ) -> AbstractAsyncContextManager[TicketLock]:
         """Rasa's ticket lock on a conversation; a release wakes this process's waiters, others poll."""
-        ticket = self.issue_ticket(conversation_id, lock_lifetime)
-        try:
-            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
-        finally:
-            self.cleanup(conversation_id, ticket)
-            release = self._releases.pop(conversation_id, None)
-            if release is not None:
-                release.event.set()
+        return super().lock(conversation_id, lock_lifetime, wait_time_in_seconds)
 
     async def _acquire_lock(self, conversation_id: str, ticket: int, wait_time_in_seconds: float) -> TicketLock:
         """Rasa's loop (serve the ticket when its turn comes), waiting for a release instead of only sleeping."""
@@ -226,8 +218,11 @@ class GuichetLockStore(LockStore):
         self.backend.finish_serving(conversation_id, ticket_number)
 
     def cleanup(self, conversation_id: str, ticket_number: int) -> None:
-        """Remove a served ticket, and the lock when nobody else waits."""
+        """Remove a served ticket (Rasa's release of the lock), then wake this process's waiters at once."""
         self.backend.cleanup(conversation_id, ticket_number)
+        release = self._releases.pop(conversation_id, None)
+        if release is not None:
+            release.event.set()
 
     def get_lock(self, conversation_id: str) -> TicketLock | None:
         """The lock of a conversation, if any."""
