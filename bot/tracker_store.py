@@ -92,6 +92,16 @@ class _Statements:
         )
 
 
+# How many of a tracker's events are already in the database, kept on the tracker by the store that read or saved it.
+# Rasa reads a conversation, adds the turn's events and saves it, under the conversation's lock (no other process
+# writes it meanwhile): the save needs no query to know which events are new.
+STORED_ATTRIBUTE = "_guichet_stored_events"
+
+
+def _remember_stored(tracker: DialogueStateTracker, count: int) -> None:
+    setattr(tracker, STORED_ATTRIBUTE, count)
+
+
 class GuichetTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store on Guichet's database; personal data is masked before it is stored."""
 
@@ -134,7 +144,10 @@ class GuichetTrackerStore(SQLTrackerStore):
         events = await asyncio.to_thread(self._load_events, sender_id, fetch_events_from_all_sessions)
         if not self.domain or not events:
             return None
-        return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        if not fetch_events_from_all_sessions:
+            _remember_stored(tracker, len(events))
+        return tracker
 
     def _load_events(self, sender_id: str, fetch_events_from_all_sessions: bool) -> list[dict[str, Any]]:
         statement = self._sql.all_sessions if fetch_events_from_all_sessions else self._sql.last_session
@@ -175,10 +188,13 @@ class GuichetTrackerStore(SQLTrackerStore):
     def _save_masked(self, tracker: DialogueStateTracker) -> None:
         sender = {"sender_id": tracker.sender_id}
         with self.engine.begin() as connection:
-            stored = connection.execute(self._sql.stored_in_last_session, sender).scalar_one()
+            stored = getattr(tracker, STORED_ATTRIBUTE, None)
+            if stored is None:  # a tracker this store did not read (a new conversation): ask the database
+                stored = connection.execute(self._sql.stored_in_last_session, sender).scalar_one()
             events = masked_events(itertools.islice(tracker.events, stored, None), self.public_contacts())
             if conversation_erased(events):  # « supprimer mes données »: nothing of this conversation stays
                 connection.execute(self._sql.delete, sender)
+                _remember_stored(tracker, len(tracker.events))  # and nothing before this point is stored again
                 return
             if events:
                 connection.execute(
@@ -195,6 +211,7 @@ class GuichetTrackerStore(SQLTrackerStore):
                         for data in events
                     ],
                 )
+        _remember_stored(tracker, len(tracker.events))
 
 
 def public_contacts(domain: Domain | None, catalog_contacts: frozenset[str] = frozenset()) -> frozenset[str]:

@@ -131,6 +131,32 @@ async def test_each_event_is_stored_once_and_a_turn_reads_back_the_latest_sessio
     assert await store.retrieve("nobody") is None
 
 
+async def test_a_turn_saves_its_new_events_without_counting_the_stored_ones(store_url: str) -> None:
+    store = GuichetTrackerStore(domain=Domain.empty(), host=store_url)
+    await store.save(_conversation("citizen-5", ["bonjour"], ["re bonjour"]))
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+
+    for text in ("toujours la ?", "merci"):  # two turns, each read, extended and saved as Rasa does
+        tracker = await store.retrieve("citizen-5")
+        assert tracker is not None
+        tracker.update(UserUttered(text, {"name": "greet", "confidence": 0.9}, timestamp=3000.0))
+        tracker.update(BotUttered("Bonjour !", timestamp=3000.0))
+        statements.clear()
+        await store.save(tracker)
+        assert [s.split()[0].upper() for s in statements] == ["INSERT"]  # no count, no re-read
+        await store.save(tracker)  # saved again with nothing new: nothing written
+        assert [s.split()[0].upper() for s in statements] == ["INSERT"]
+
+    other_process = GuichetTrackerStore(domain=Domain.empty(), host=store_url)
+    latest = await other_process.retrieve("citizen-5")
+    assert latest is not None
+    assert [e.text for e in latest.events if isinstance(e, UserUttered)] == ["re bonjour", "toujours la ?", "merci"]
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = 'citizen-5'")).scalar_one()
+    assert rows == len(_conversation("citizen-5", ["bonjour"], ["re bonjour"]).events) + 4
+
+
 async def test_a_conversation_without_session_start_reads_back_whole(store_url: str) -> None:
     store = GuichetTrackerStore(domain=Domain.empty(), host=store_url)
     tracker = DialogueStateTracker.from_events(
