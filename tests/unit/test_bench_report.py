@@ -63,6 +63,20 @@ def test_targets_are_judged_from_the_measured_figures() -> None:
     assert checks["full training"] is False  # 250 s > 240 s
 
 
+def test_the_bare_floor_stands_beside_each_setup_not_as_a_target() -> None:
+    setups = dict(results()["setups"])
+    setups["bare rasa"] = {"ready_seconds": 58.4, "idle_memory": {"rasa server": 2054.0}, "notes": []}
+    checks = {c["target"]: c for c in check_targets(results(setups=setups))}
+
+    assert not any("bare rasa" in target for target in checks)  # the floor has no goal of its own
+    assert checks["ready to answer (embedded)"]["measured"] == "21.0 s (bare rasa: 58.4 s)"
+    assert checks["rasa idle memory (embedded)"]["measured"].endswith("(bare rasa: 2.01 GB)")
+    assert checks["rasa idle memory (embedded)"]["met"] is True
+    with_floor = results(runs=[*results()["runs"], run("bare rasa / REST", 16, msg_per_s=58.0, p95=550.0)])
+    sixteen = {c["target"]: c for c in check_targets(with_floor)}["16 conversations, production (REST)"]
+    assert sixteen["measured"].endswith("(bare rasa REST: 58.0 msg/s, p95 550.0 ms)") and sixteen["met"] is True
+
+
 def test_a_target_that_was_not_measured_says_so_rather_than_passing() -> None:
     checks = verdicts(check_targets(results(runs=[], training=None)))
     assert checks["one conversation, catalog turn (production, REST)"] is None
