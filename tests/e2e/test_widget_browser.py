@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -161,6 +162,32 @@ async def test_the_assistant_typing_is_announced_once_then_cleared(page: Page) -
 
     await send(page, "Répondez lentement")
 
+    await expect(status).to_have_text("La mairie écrit…")
+    await expect(page.get_by_role("log")).to_contain_text("Voici, après réflexion.")
+    await expect(status).to_have_text("")
+
+
+async def test_a_message_sent_before_the_connection_keeps_its_typing_announcement(page: Page) -> None:
+    connected: list[WebSocketRoute] = []
+
+    async def slow_network(route: WebSocketRoute) -> None:
+        await asyncio.sleep(1.5)  # the citizen has sent a message before the chat is connected
+        route.connect_to_server()
+        connected.append(route)
+
+    await page.route_web_socket(re.compile(r"/socket\.io/"), slow_network)
+    await open_with_keyboard(page)
+    status = page.get_by_role("status")
+
+    await send(page, "Répondez lentement")
+
+    await expect(status).to_have_text("La mairie écrit…")
+    for _ in range(100):  # until the network lets the connection through
+        if connected:
+            break
+        await asyncio.sleep(0.1)
+    assert connected, "the widget never opened its WebSocket"
+    await page.wait_for_timeout(400)  # connected meanwhile; the answer comes a second after the message arrives
     await expect(status).to_have_text("La mairie écrit…")
     await expect(page.get_by_role("log")).to_contain_text("Voici, après réflexion.")
     await expect(status).to_have_text("")

@@ -327,7 +327,11 @@
       socket.on("connect", function () {
         sessionReady = false;
         socket.emit("session_request", { session_id: state.sessionId });
-        setStatus(wasDisconnected ? TEXT.reconnected : "");
+        if (wasDisconnected) {
+          setStatus(TEXT.reconnected);
+        } else if (!typingTimer) {
+          setStatus(""); // a message sent before the connection keeps its « La mairie écrit… »
+        }
         wasDisconnected = false;
       });
       socket.on("session_confirm", function (sessionId) {
