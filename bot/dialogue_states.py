@@ -17,6 +17,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from rasa.shared.core.constants import PREVIOUS_ACTION
+
 CACHE_ATTRIBUTE = "_guichet_dialogue_turns"
 
 
@@ -39,9 +41,9 @@ def _turns(domain: Any, tracker: Any, omit_unset_slots: bool) -> list[_Turn]:
     """The tracker's turns, from its cache when it has seen no event since they were computed."""
     cache: dict[tuple[int, bool], tuple[int, Any, list[_Turn]]] = tracker.__dict__.setdefault(CACHE_ATTRIBUTE, {})
     events = tracker.events
-    version = (len(events), events[-1] if events else None)
+    length, last = len(events), (events[-1] if events else None)
     found = cache.get((id(domain), omit_unset_slots))
-    if found is not None and found[0] == version[0] and found[1] is version[1]:
+    if found is not None and found[0] == length and found[1] is last:
         return found[2]
     turns = []
     for prior, hide_rule_turn in tracker.generate_all_prior_trackers():
@@ -54,7 +56,7 @@ def _turns(domain: Any, tracker: Any, omit_unset_slots: bool) -> list[_Turn]:
                 previous_action=dict(previous) if previous is not None else None,
             )
         )
-    cache[(id(domain), omit_unset_slots)] = (version[0], version[1], turns)
+    cache[(id(domain), omit_unset_slots)] = (length, last, turns)
     return turns
 
 
@@ -66,8 +68,6 @@ def states_for_tracker_history(
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Rasa 3.6's Domain.states_for_tracker_history, step for step, on the tracker's computed turns."""
-    from rasa.shared.core.constants import PREVIOUS_ACTION
-
     states: list[dict[str, Any]] = []
     last_ml_action_sub_state = None
     turn_was_hidden = False

@@ -16,6 +16,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from rasa.engine.exceptions import GraphRunError
+
 # Per runner: (targets, input names) -> the nodes to call, in order, each with the names of what it needs.
 Plan = tuple[tuple[str, tuple[str, ...]], ...]
 PLANS_ATTRIBUTE = "_guichet_plans"
@@ -73,8 +75,6 @@ def _first_run(runner: Any, dask_run: Callable[..., dict[str, Any]], inputs: dic
 
 def _replay(runner: Any, plan: Plan, inputs: dict[str, Any] | None, targets: list[str]) -> dict[str, Any]:
     """The nodes of `plan` called in order, each given what dask would give it; Rasa's checks and errors."""
-    from rasa.engine.exceptions import GraphRunError
-
     outputs: dict[str, Any] = {}
     for name, value in (inputs or {}).items():
         if isinstance(value, str) and any(value == node for node, _ in plan):

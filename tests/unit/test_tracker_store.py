@@ -15,6 +15,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.privacy.erasure import ERASED_SLOT
 from bot.tracker_store import (
     GuichetTrackerStore,
     TrackerStoreUnavailable,
@@ -155,6 +156,25 @@ async def test_a_turn_saves_its_new_events_without_counting_the_stored_ones(stor
     with store.engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT count(*) FROM events WHERE sender_id = 'citizen-5'")).scalar_one()
     assert rows == len(_conversation("citizen-5", ["bonjour"], ["re bonjour"]).events) + 4
+
+
+async def test_after_an_erasure_a_later_save_stores_only_what_came_after(store_url: str) -> None:
+    store = GuichetTrackerStore(domain=Domain.empty(), host=store_url)
+    await store.save(_conversation("citizen-6", ["bonjour"]))
+    tracker = await store.retrieve("citizen-6")
+    assert tracker is not None
+    tracker.update(UserUttered("supprimer mes donnees", {"name": "erase_my_data", "confidence": 1.0}))
+    tracker.update(ActionExecuted("action_erase_my_data"))
+    tracker.update(SlotSet(ERASED_SLOT, True))
+    await store.save(tracker)
+    tracker.update(BotUttered("Vos données ont été supprimées."))
+    await store.save(tracker)  # the same turn saved again: what was erased is not stored back
+
+    with store.engine.connect() as connection:
+        stored = connection.execute(
+            sa.text("SELECT type_name FROM events WHERE sender_id = 'citizen-6' ORDER BY id")
+        ).scalars().all()  # fmt: skip
+    assert stored == ["bot"]
 
 
 async def test_a_conversation_without_session_start_reads_back_whole(store_url: str) -> None:
