@@ -216,25 +216,23 @@ class Bench:
 
     async def floors(self, bare: servers.Server) -> None:
         """The bare `/model/parse` and the bare REST channel at every level."""
-        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
-            bare_rest = load.rest_conversation(client, bare.url, require_answer=False)
-            await load.closed_loop("warm-up", 1, bare_rest, 30, len(load.SCRIPT) * 2)
-            for level in self.levels:
-                self.add(await load.closed_loop(report.FLOOR_PARSE, level,
-                                                load.parse_conversation(client, bare.url, servers.TOKEN),
-                                                self.seconds, self.max_turns))  # fmt: skip
-            for level in self.levels:
-                self.add(await load.closed_loop(report.FLOOR_REST, level, bare_rest, self.seconds, self.max_turns))
+        bare_rest = load.rest_conversation(bare.url, require_answer=False)
+        await load.closed_loop("warm-up", 1, bare_rest, 30, len(load.SCRIPT) * 2)
+        for level in self.levels:
+            self.add(await load.closed_loop(report.FLOOR_PARSE, level, load.parse_conversation(bare.url, servers.TOKEN),
+                                            self.seconds, self.max_turns))  # fmt: skip
+        for level in self.levels:
+            self.add(await load.closed_loop(report.FLOOR_REST, level, bare_rest, self.seconds, self.max_turns))
 
     async def setup_runs(self, setup: str, server: servers.Server) -> None:
         """Every level through the REST channel, then through the web chat (socket.io)."""
         load.allow_websocket_with_old_aiohttp()
-        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+        async with httpx.AsyncClient(timeout=60) as client:
             expected = await load.replies_per_turn(client, server.url)
-            await load.closed_loop("warm-up", 2, load.rest_conversation(client, server.url), 60, len(load.SCRIPT) * 4)
-            for level in self.levels:
-                self.add(await load.closed_loop(f"{setup} / REST", level, load.rest_conversation(client, server.url),
-                                                self.seconds, self.max_turns), ("catalog",))  # fmt: skip
+        await load.closed_loop("warm-up", 2, load.rest_conversation(server.url), 60, len(load.SCRIPT) * 4)
+        for level in self.levels:
+            self.add(await load.closed_loop(f"{setup} / REST", level, load.rest_conversation(server.url),
+                                            self.seconds, self.max_turns), ("catalog",))  # fmt: skip
         webchat = load.socketio_conversation(server.url, expected, transport=self.transport, think_seconds=self.think)
         for level in self.levels:
             self.add(await load.closed_loop(f"{setup} / web chat", level, webchat, self.seconds, self.max_turns),
@@ -250,10 +248,9 @@ class Bench:
         files = {name: out / f"profile-{name.split()[0]}.txt" for name in targets}
         samplers = {name: (record(pid, seconds, files[name]), files[name]) for name, pid in targets.items()}
         catalog = tuple(t for t in load.SCRIPT if t.kind == "catalog")
-        async with httpx.AsyncClient(timeout=60) as client:
-            await asyncio.sleep(1)  # py-spy attaches
-            await load.closed_loop("profiled", 1, load.rest_conversation(client, server.url, catalog), seconds - 1.5,
-                                   self.max_turns)  # fmt: skip
+        await asyncio.sleep(1)  # py-spy attaches
+        await load.closed_loop("profiled", 1, load.rest_conversation(server.url, catalog), seconds - 1.5,
+                               self.max_turns)  # fmt: skip
         profiles = []
         for name, (process, path) in samplers.items():
             if process is None:

@@ -66,3 +66,34 @@ def test_the_script_visits_the_catalog_and_starts_a_report() -> None:
     kinds = {turn.kind for turn in SCRIPT}
     assert {"catalog", "form", "rule"} <= kinds
     assert sum(turn.kind == "catalog" for turn in SCRIPT) >= 4
+
+
+async def test_each_rest_conversation_is_one_citizen_on_a_connection_of_its_own() -> None:
+    """One connection per conversation, kept for its turns: the rasa workers then share citizens between them."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from bench.load import DEGRADED, rest_conversation
+
+    seen: list[tuple[str, int]] = []  # (sender, client port) of every message
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append((body["sender"], request.transport.get_extra_info("peername")[1]))
+        text = DEGRADED if body["message"] == "annuler" else "Bonjour."
+        return web.json_response([{"recipient_id": body["sender"], "text": text}])
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = str(server.make_url("")).rstrip("/")
+        result = await closed_loop("stand-in", 2, rest_conversation(url), max_seconds=30, max_turns=4 * len(SCRIPT))
+
+    senders = {sender for sender, _ in seen}
+    assert len(senders) == 4
+    for sender in senders:
+        assert len({port for who, port in seen if who == sender}) == 1  # one connection for the whole conversation
+    assert len({port for _, port in seen}) == 4  # and not shared with another conversation
+    # The degraded answer to "annuler" is an error; the other turns are answered.
+    assert result.error_count == 4
+    assert result.messages == 4 * (len(SCRIPT) - 1)
