@@ -186,7 +186,15 @@ def main(argv: list[str] | None = None) -> None:
     """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened."""
     from rasa.__main__ import main as rasa_main
 
-    from bot import action_validation, dialogue_states, event_types, fast_load, graph_runner, regex_cache
+    from bot import (
+        action_validation,
+        dialogue_states,
+        event_types,
+        fast_load,
+        graph_runner,
+        nlu_batching,
+        regex_cache,
+    )
     from bot.settings import get_settings
 
     regex_cache.install()  # spaCy's French tokenizer compiles a 1.4 MB regex: once per installation, not per start
@@ -196,6 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     event_types.install()  # Rasa walks every Event subclass to read each event: once per type name instead
     graph_runner.install()  # Rasa has dask schedule its unchanging graphs again for every message
     dialogue_states.install()  # each policy replayed the whole conversation to get its states: once per tracker now
+    nlu_batching.install()  # messages that reach the NLU together: one pipeline run, one DIET call
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
 

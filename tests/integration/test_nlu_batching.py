@@ -1,0 +1,177 @@
+"""Messages parsed together (bot/nlu_batching.py) are understood exactly as each message parsed alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.training_data.loading import load_data
+
+from bot import nlu_batching
+from bot.settings import ROOT
+
+pytestmark = pytest.mark.model
+
+EDGE_CASES = ["", "🙂", "?", "PAU-2026-000123", "bonjour " * 40, "il y a un nid de poule avenue de lons"]
+
+
+@pytest.fixture
+def batching(agent: Agent) -> Iterator[MessageProcessor]:
+    """The batching installed (twice: idempotent), and Rasa's own methods back afterwards.
+
+    The rasa server installs it before loading the model; the session's model is already loaded, and each graph node
+    holds the function it calls since loading: the DIET node is pointed at the installed one for the test.
+    """
+    original_parse, original_process = MessageProcessor.parse_message, DIETClassifier.process
+    nlu_batching.install()
+    nlu_batching.install()
+    assert MessageProcessor.parse_message.__wrapped__ is original_parse  # type: ignore[attr-defined]
+    assert DIETClassifier.process.__wrapped__ is original_process  # type: ignore[attr-defined]
+    nodes = [n for n in agent.processor.graph_runner._instantiated_nodes.values() if n._fn is original_process]  # type: ignore[union-attr]
+    assert len(nodes) == 1
+    nodes[0]._fn = DIETClassifier.process
+    try:
+        yield agent.processor  # type: ignore[misc]
+    finally:
+        nodes[0]._fn = original_process
+        MessageProcessor.parse_message = original_parse  # type: ignore[method-assign]
+        DIETClassifier.process = original_process  # type: ignore[method-assign]
+        for attribute in (nlu_batching.BATCHER_ATTRIBUTE, nlu_batching.BATCHABLE_ATTRIBUTE):
+            agent.processor.__dict__.pop(attribute, None)  # type: ignore[union-attr]
+
+
+def training_texts(every: int = 4) -> list[str]:
+    data = load_data(str(ROOT / "data" / "nlu"))
+    return [m.get("text") for m in data.intent_examples[::every]]
+
+
+def waiting(text: str) -> Any:
+    tracker = DialogueStateTracker.from_events("batch", [])
+    return nlu_batching._Waiting(UserMessage(text, sender_id="batch"), tracker, True, None)  # type: ignore[arg-type]
+
+
+def assert_same_understanding(together: dict[str, Any], alone: dict[str, Any]) -> None:
+    """Same intent, ranking and entities; confidences equal to float rounding (the batch pads shorter messages)."""
+    text = alone["text"]
+    assert together["text"] == text
+    assert together["intent"]["name"] == alone["intent"]["name"], text
+    assert together["intent"]["confidence"] == pytest.approx(alone["intent"]["confidence"], abs=1e-5), text
+    ranking = [(r["name"], pytest.approx(r["confidence"], abs=1e-5)) for r in alone["intent_ranking"]]
+    assert [(r["name"], r["confidence"]) for r in together["intent_ranking"]] == ranking, text
+    strip = [{k: v for k, v in e.items() if k != "confidence_entity"} for e in alone["entities"]]
+    assert [{k: v for k, v in e.items() if k != "confidence_entity"} for e in together["entities"]] == strip, text
+    for mine, theirs in zip(together["entities"], alone["entities"], strict=True):
+        if "confidence_entity" in theirs:
+            assert mine["confidence_entity"] == pytest.approx(theirs["confidence_entity"], abs=1e-5), text
+
+
+def test_batches_of_every_size_understand_each_message_as_alone(batching: MessageProcessor) -> None:
+    texts = training_texts() + EDGE_CASES
+    alone = {text: batching._parse_message_with_graph(waiting(text).message, waiting(text).tracker) for text in texts}
+    assert sum(bool(parse["entities"]) for parse in alone.values()) >= 10  # entities are compared, not only intents
+    sizes, start = [2, 3, 5, 8, 16, 7], 0
+    while start < len(texts):
+        batch = texts[start : start + sizes[start % len(sizes)]]
+        start += len(batch)
+        for text, together in zip(
+            batch, nlu_batching.parse_together(batching, [waiting(t) for t in batch]), strict=True
+        ):
+            assert_same_understanding(together, alone[text])
+
+
+def test_diet_predicts_a_batch_in_one_tensorflow_call(
+    batching: MessageProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = batching.graph_runner._instantiated_nodes.values()  # type: ignore[attr-defined]
+    diet = next(node._component for node in nodes if isinstance(getattr(node, "_component", None), DIETClassifier))
+    calls: list[int] = []
+    run_inference = diet.model.run_inference
+
+    def counted(model_data: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(model_data.number_of_examples())
+        return run_inference(model_data, *args, **kwargs)
+
+    monkeypatch.setattr(diet.model, "run_inference", counted)
+    texts = ["la mairie est ouverte ?", "et son adresse", "nid de poule rue Serviez", "merci"]
+    nlu_batching.parse_together(batching, [waiting(t) for t in texts])
+    assert calls == [4]
+    # A message without tokens cannot join a batch: the batch is predicted message by message, as Rasa does.
+    calls.clear()
+    nlu_batching.parse_together(batching, [waiting(t) for t in ["", *texts]])
+    assert calls == [1, 1, 1, 1]  # DIET predicts nothing for the empty message
+
+
+async def test_messages_arriving_together_share_one_nlu_run(
+    batching: MessageProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = batching.graph_runner
+    runs: list[int] = []
+    run = runner.run
+
+    def counted(inputs: dict[str, Any], targets: list[str]) -> Any:
+        if PLACEHOLDER_MESSAGE in inputs:
+            runs.append(len(inputs[PLACEHOLDER_MESSAGE]))
+        return run(inputs=inputs, targets=targets)
+
+    monkeypatch.setattr(runner, "run", counted)
+    texts = ["bonjour", "la piscine ferme a quelle heure ?", "PAU-2026-000123 ou en est mon signalement", "merci"]
+    together = await asyncio.gather(
+        *(batching.parse_message(UserMessage(t, sender_id=f"c{i}")) for i, t in enumerate(texts))
+    )
+    assert runs == [4]
+    one_by_one = [await batching.parse_message(UserMessage(t, sender_id="seul")) for t in texts]
+    assert runs == [4, 1, 1, 1, 1]  # a message alone is parsed at once, in a run of its own
+    for mine, theirs in zip(together, one_by_one, strict=True):
+        assert_same_understanding(mine, theirs)
+    assert [p["intent"]["name"] for p in together][0] == "greet"
+
+
+async def test_a_message_that_breaks_the_nlu_fails_alone(
+    batching: MessageProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = batching.graph_runner
+    run = runner.run
+
+    def fragile(inputs: dict[str, Any], targets: list[str]) -> Any:
+        if any(m.text == "panne" for m in inputs.get(PLACEHOLDER_MESSAGE, [])):
+            raise RuntimeError("panne")
+        return run(inputs=inputs, targets=targets)
+
+    monkeypatch.setattr(runner, "run", fragile)
+    texts = ["bonjour", "panne", "merci"]
+    results = await asyncio.gather(*(batching.parse_message(UserMessage(t)) for t in texts), return_exceptions=True)
+    assert results[0]["intent"]["name"] == "greet"  # type: ignore[index]
+    assert isinstance(results[1], RuntimeError) and str(results[1]) == "panne"
+    assert results[2]["intent"]["name"] == "thank"  # type: ignore[index]
+
+
+async def test_a_caller_that_gave_up_does_not_hold_up_the_others(batching: MessageProcessor) -> None:
+    gone = asyncio.ensure_future(batching.parse_message(UserMessage("bonjour")))
+    stays = asyncio.ensure_future(batching.parse_message(UserMessage("merci")))
+    await asyncio.sleep(0)  # both wait for the batch
+    gone.cancel()
+    parse = await asyncio.wait_for(stays, 30)
+    assert parse["intent"]["name"] == "thank"
+    assert gone.cancelled()
+
+
+def test_only_a_pipeline_that_ignores_the_conversation_is_batched(agent: Agent) -> None:
+    assert not nlu_batching.nlu_reads_tracker(agent.processor)  # type: ignore[arg-type]
+
+    def processor(needs: dict[str, dict[str, str]]) -> Any:
+        nodes = {name: SimpleNamespace(needs=node_needs) for name, node_needs in needs.items()}
+        schema = SimpleNamespace(nodes=nodes)
+        return SimpleNamespace(model_metadata=SimpleNamespace(nlu_target="end", predict_schema=schema))
+
+    assert nlu_batching.nlu_reads_tracker(processor({"end": {"m": "a"}, "a": {"tracker": PLACEHOLDER_TRACKER}}))
+    assert not nlu_batching.nlu_reads_tracker(processor({"end": {"m": "a"}, "a": {"messages": PLACEHOLDER_MESSAGE},
+                                                         "policy": {"tracker": PLACEHOLDER_TRACKER}}))  # fmt: skip
