@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import sys
 from collections import OrderedDict
 from typing import Any
 
 import aiohttp
+import ujson
 from rasa.core.agent import Agent
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
@@ -61,6 +63,19 @@ class ConversationStoreFailure(RuntimeError):
 def unavailable_answer(tell: bool = True) -> dict[str, Any]:
     """What the action server would have answered to say the service is momentarily unavailable (once a turn)."""
     return {"events": [], "responses": [{"response": UNAVAILABLE_RESPONSE}] if tell else []}
+
+
+def action_call_body(call: Any) -> str:
+    """The JSON of an action call (the whole conversation so far): ujson, about three times faster than json here.
+
+    Encoding it was a twentieth of a rasa worker's CPU under load (py-spy, ad hoc). The JSON is the same document
+    (ujson escapes "/" as "\\/", which JSON allows); what ujson cannot encode (integers beyond 64 bits) goes
+    through json as before.
+    """
+    try:
+        return str(ujson.dumps(call))
+    except OverflowError:
+        return json.dumps(call)
 
 
 def turn_of(json_body: Any) -> tuple[str, str] | None:
@@ -98,6 +113,7 @@ class ResilientActionEndpoint(EndpointConfig):
                 headers=self.headers,
                 auth=auth,
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+                json_serialize=action_call_body,
             )
             self._session_loop = loop
         return _Borrowed(self._session)

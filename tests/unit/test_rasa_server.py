@@ -205,3 +205,42 @@ async def test_calls_reuse_one_connection_to_the_action_server() -> None:
         await endpoint._session.close()  # type: ignore[union-attr]
         server.close()
     assert connections == 1
+
+
+async def test_an_action_call_carries_the_same_json_document() -> None:
+    """The body is encoded by ujson (faster); the action server reads the same document as json would give it."""
+    from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+
+    from bot.rasa_server import action_call_body
+
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+        received.append(await reader.readexactly(length))
+        writer.write(http(200, {"events": [], "responses": []}))
+        await writer.drain()
+        writer.close()
+
+    events = [ActionExecuted("action_listen"),
+              UserUttered("où déposer 2 m³ de gravats ? http://exemple.fr/a/b 🙂",
+                          {"name": "ask_waste_collection", "confidence": 0.9999531507492065},
+                          [{"entity": "lieu", "value": "rue de l'Église", "start": 3, "end": 9}]),
+              SlotSet("report_location", "12 rue Serviez\n64000 Pau")]  # fmt: skip
+    state = DialogueStateTracker.from_events("citoyen/1", events).current_state()
+    call_json = {"next_action": "action_waste_collection", "sender_id": "citoyen/1", "tracker": state}
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        endpoint = ResilientActionEndpoint.wrapping(
+            EndpointConfig(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/webhook"), 1.0
+        )
+        assert await endpoint.request(json=call_json, method="post") == {"events": [], "responses": []}
+    finally:
+        server.close()
+    assert json.loads(received[0]) == json.loads(json.dumps(call_json)) == call_json
+    assert b"http:\\/\\/exemple.fr" in received[0]  # encoded by ujson, which escapes "/"
+    # What ujson cannot encode goes through json, as before.
+    assert json.loads(action_call_body({"big": 2**70})) == {"big": 2**70}
