@@ -5,12 +5,13 @@ from the tracker store and wait for their turn of the event loop. Rasa 3.6 then 
 runs its TensorFlow graph once per message, although the graph costs about the same for a few messages as for one
 (ad-hoc timing on the trained model, CPU per message: 5.9 ms alone, 3.9 ms in twos, 3.0 in fours, 2.3 in eights).
 
-Here a message's parse waits for the end of the event loop's current turn; every message that reached the parse in
-that turn goes through the NLU graph in one run, and DIET predicts them in one batch. A message alone (one
-conversation, a quiet hour) is parsed at once, as before. Results are Rasa's own: DIET's batch slices each
-message's outputs back to its own length, so intents, rankings and entities are those of a message parsed alone
-(confidences equal to float rounding; tests/integration/test_nlu_batching.py). A batch that fails is parsed again
-message by message, so that each message gets its own result or its own error, as without batching.
+Here a message's parse waits for the end of the event loop's current turn, and a little longer (MAX_WAIT_SECONDS at
+most) while other messages of the process are reading their conversation from the store, the step just before their
+parse; every message waiting then goes through the NLU graph in one run, and DIET predicts them in one batch. A
+message alone (one conversation, a quiet hour) is parsed at once, as before. Results are Rasa's own: DIET's batch
+slices each message's outputs back to its own length, so intents, rankings and entities are those of a message parsed
+alone (confidences equal to float rounding; tests/integration/test_nlu_batching.py). A batch that fails is parsed
+again message by message, so that each message gets its own result or its own error, as without batching.
 
 Batching applies only when no node of the NLU graph reads the conversation (the tracker): the batch runs with one
 conversation's tracker. Rasa's default NLU components never read it; a pipeline that does is parsed one by one.
@@ -45,6 +46,10 @@ from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, INTENT_CLASSIFIC
 logger = logging.getLogger(__name__)
 structlogger = structlog.get_logger()
 
+# A batch waits for messages of the same process that are reading their conversation (their parse comes next), at
+# most this long after its first message; the event loop serves other conversations meanwhile.
+MAX_WAIT_SECONDS = 0.004
+POLL_SECONDS = 0.0005
 BATCHER_ATTRIBUTE = "_guichet_nlu_batcher"
 BATCHABLE_ATTRIBUTE = "_guichet_nlu_batchable"
 
@@ -66,20 +71,30 @@ class _Batcher:
         self.processor = processor
         self.loop: asyncio.AbstractEventLoop | None = None
         self.waiting: list[_Waiting] = []
+        self.fetching = 0  # messages of this processor reading their conversation, the NLU comes next for them
+        self.deadline = 0.0
+
+    def on(self, loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+        """This batcher, on the running event loop (a new loop, in tests: nothing of the old one is still served)."""
+        if loop is not self.loop:
+            self.loop, self.waiting, self.fetching = loop, [], 0
+        return loop
 
     def parse(
         self, message: UserMessage, tracker: DialogueStateTracker, only_output_properties: bool
     ) -> asyncio.Future[dict[str, Any]]:
-        loop = asyncio.get_running_loop()
-        if loop is not self.loop:  # a new event loop (tests): nothing of the old one can still be served
-            self.loop, self.waiting = loop, []
+        loop = self.on(asyncio.get_running_loop())
         future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.waiting.append(_Waiting(message, tracker, only_output_properties, future))
         if len(self.waiting) == 1:
+            self.deadline = loop.time() + MAX_WAIT_SECONDS
             loop.call_soon(self.flush)
         return future
 
     def flush(self) -> None:
+        if self.fetching and self.loop is not None and self.loop.time() < self.deadline:
+            self.loop.call_later(POLL_SECONDS, self.flush)  # messages about to join: wait for them, briefly
+            return
         batch = [w for w in self.waiting if not w.future.done()]  # a cancelled caller needs no parse
         self.waiting = []
         if not batch:
@@ -235,7 +250,21 @@ def install() -> None:
             _apply(self, message, out)
         return messages
 
+    original_fetch = MessageProcessor.fetch_tracker_and_update_session
+
+    @functools.wraps(original_fetch)
+    async def fetch_tracker_and_update_session(self: MessageProcessor, *args: Any, **kwargs: Any) -> Any:
+        batcher = _batcher(self)
+        loop = batcher.on(asyncio.get_running_loop())
+        batcher.fetching += 1
+        try:
+            return await original_fetch(self, *args, **kwargs)
+        finally:
+            if batcher.loop is loop:
+                batcher.fetching -= 1
+
     parse_message.guichet_batched = True  # type: ignore[attr-defined]
+    MessageProcessor.fetch_tracker_and_update_session = fetch_tracker_and_update_session  # type: ignore[method-assign]
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
     DIETClassifier.process = process  # type: ignore[method-assign]
 

@@ -32,6 +32,7 @@ def batching(agent: Agent) -> Iterator[MessageProcessor]:
     holds the function it calls since loading: the DIET node is pointed at the installed one for the test.
     """
     original_parse, original_process = MessageProcessor.parse_message, DIETClassifier.process
+    original_fetch = MessageProcessor.fetch_tracker_and_update_session
     nlu_batching.install()
     nlu_batching.install()
     assert MessageProcessor.parse_message.__wrapped__ is original_parse  # type: ignore[attr-defined]
@@ -44,6 +45,7 @@ def batching(agent: Agent) -> Iterator[MessageProcessor]:
     finally:
         nodes[0]._fn = original_process
         MessageProcessor.parse_message = original_parse  # type: ignore[method-assign]
+        MessageProcessor.fetch_tracker_and_update_session = original_fetch  # type: ignore[method-assign]
         DIETClassifier.process = original_process  # type: ignore[method-assign]
         for attribute in (nlu_batching.BATCHER_ATTRIBUTE, nlu_batching.BATCHABLE_ATTRIBUTE):
             agent.processor.__dict__.pop(attribute, None)  # type: ignore[union-attr]
@@ -133,6 +135,56 @@ async def test_messages_arriving_together_share_one_nlu_run(
     for mine, theirs in zip(together, one_by_one, strict=True):
         assert_same_understanding(mine, theirs)
     assert [p["intent"]["name"] for p in together][0] == "greet"
+
+
+async def test_a_batch_waits_briefly_for_a_message_reading_its_conversation(
+    batching: MessageProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, store = batching.graph_runner, batching.tracker_store
+    runs: list[list[str]] = []
+    run, retrieve = runner.run, store.retrieve
+
+    def counted(inputs: dict[str, Any], targets: list[str]) -> Any:
+        if PLACEHOLDER_MESSAGE in inputs:
+            runs.append([m.text for m in inputs[PLACEHOLDER_MESSAGE]])
+        return run(inputs=inputs, targets=targets)
+
+    async def slow_retrieve(sender_id: str) -> Any:
+        await asyncio.sleep(0.001)  # a store's round trip
+        return await retrieve(sender_id)
+
+    monkeypatch.setattr(runner, "run", counted)
+    monkeypatch.setattr(store, "retrieve", slow_retrieve)
+    default_wait = nlu_batching.MAX_WAIT_SECONDS
+    monkeypatch.setattr(nlu_batching, "MAX_WAIT_SECONDS", 0.5)  # a loaded test machine may be slow to come back
+    logged = asyncio.ensure_future(
+        batching.log_message(UserMessage("merci", sender_id="lente"), should_save_tracker=False)
+    )
+    await asyncio.sleep(0)  # that message is now reading its conversation
+    parse = await batching.parse_message(UserMessage("bonjour", sender_id="rapide"))
+    tracker = await logged
+    assert runs == [["bonjour", "merci"]]
+    assert parse["intent"]["name"] == "greet"
+    assert tracker.latest_message.intent["name"] == "thank"
+
+    # The wait is bounded: a conversation that takes long to read does not hold the others back.
+    async def stuck_retrieve(sender_id: str) -> Any:
+        await asyncio.sleep(1)
+        return await retrieve(sender_id)
+
+    monkeypatch.setattr(store, "retrieve", stuck_retrieve)
+    monkeypatch.setattr(nlu_batching, "MAX_WAIT_SECONDS", default_wait)
+    runs.clear()
+    logged = asyncio.ensure_future(
+        batching.log_message(UserMessage("merci", sender_id="bloquee"), should_save_tracker=False)
+    )
+    await asyncio.sleep(0)
+    started = asyncio.get_running_loop().time()
+    await batching.parse_message(UserMessage("bonjour", sender_id="rapide"))
+    assert asyncio.get_running_loop().time() - started < 0.5
+    assert runs == [["bonjour"]]
+    await logged
+    assert runs == [["bonjour"], ["merci"]]
 
 
 async def test_a_message_that_breaks_the_nlu_fails_alone(
