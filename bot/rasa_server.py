@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
         graph_runner,
         nlu_batching,
         regex_cache,
+        sparse_features,
     )
     from bot.settings import get_settings
 
@@ -221,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
     graph_runner.install()  # Rasa has dask schedule its unchanging graphs again for every message
     dialogue_states.install()  # each policy replayed the whole conversation to get its states: once per tracker now
     nlu_batching.install()  # messages that reach the NLU together: one pipeline run, one DIET call
+    sparse_features.install()  # a message's sparse features joined in one step, not one scipy hstack per featurizer
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
 
