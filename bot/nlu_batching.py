@@ -7,11 +7,12 @@ runs its TensorFlow graph once per message, although the graph costs about the s
 
 Here a message's parse waits for the end of the event loop's current turn, and a little longer (MAX_WAIT_SECONDS at
 most) while other messages of the process are reading their conversation from the store, the step just before their
-parse; every message waiting then goes through the NLU graph in one run, and DIET predicts them in one batch. A
-message alone (one conversation, a quiet hour) is parsed at once, as before. Results are Rasa's own: DIET's batch
-slices each message's outputs back to its own length, so intents, rankings and entities are those of a message parsed
-alone (confidences equal to float rounding; tests/integration/test_nlu_batching.py). A batch that fails is parsed
-again message by message, so that each message gets its own result or its own error, as without batching.
+parse; every message waiting then goes through the NLU graph in one run, DIET predicts them in one batch, and each
+count vectorizer featurizes them in two calls instead of two per message. A message alone (one conversation, a quiet
+hour) is parsed at once, as before. Results are Rasa's own: DIET's batch slices each message's outputs back to its own
+length, so intents, rankings and entities are those of a message parsed alone (confidences equal to float rounding;
+tests/integration/test_nlu_batching.py). A batch that fails is parsed again message by message, so that each message
+gets its own result or its own error, as without batching.
 
 Batching applies only when no node of the NLU graph reads the conversation (the tracker): the batch runs with one
 conversation's tracker. Rasa's default NLU components never read it; a pipeline that does is parsed one by one.
@@ -32,7 +33,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
-from rasa.nlu.constants import TOKENS_NAMES
+from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES, TOKENS_NAMES
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -263,10 +265,46 @@ def install() -> None:
             if batcher.loop is loop:
                 batcher.fetching -= 1
 
+    original_count = CountVectorsFeaturizer.process
+
+    @functools.wraps(original_count)
+    def count(self: CountVectorsFeaturizer, messages: list[Any]) -> list[Any]:
+        if len(messages) < 2 or self.vectorizers is None:
+            return original_count(self, messages)
+        for attribute in self._attributes:
+            count_together(self, attribute, messages)
+        return messages
+
     parse_message.guichet_batched = True  # type: ignore[attr-defined]
+    CountVectorsFeaturizer.process = count  # type: ignore[method-assign]
     MessageProcessor.fetch_tracker_and_update_session = fetch_tracker_and_update_session  # type: ignore[method-assign]
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
     DIETClassifier.process = process  # type: ignore[method-assign]
+
+
+def count_together(featurizer: CountVectorsFeaturizer, attribute: str, messages: list[Any]) -> None:
+    """CountVectorsFeaturizer.process for one attribute of several messages, with two vectorizer calls in all.
+
+    Rasa calls the vectorizer twice per message (its tokens, then its sentence); a vectorizer's rows are independent
+    of one another, so all the messages' tokens go in one call and all their sentences in another, and each message
+    gets its own rows, exactly as alone. Messages without tokens for the attribute are featurized as Rasa does.
+    """
+    all_tokens = [featurizer._get_processed_message_tokens_by_attribute(m, attribute) for m in messages]
+    vectorizer = featurizer.vectorizers.get(attribute)
+    if vectorizer is None or attribute not in DENSE_FEATURIZABLE_ATTRIBUTES or not all(all_tokens):
+        for message, tokens in zip(messages, all_tokens, strict=True):
+            sequence, sentence = featurizer._create_features(attribute, [tokens])
+            featurizer.add_features_to_message(sequence[0], sentence[0], attribute, message)
+        return
+    sequences = vectorizer.transform([token for tokens in all_tokens for token in tokens])
+    sequences.sort_indices()
+    sentences = vectorizer.transform([" ".join(tokens) for tokens in all_tokens])
+    sentences.sort_indices()
+    start = 0
+    for index, (message, tokens) in enumerate(zip(messages, all_tokens, strict=True)):
+        sequence = sequences[start : start + len(tokens)].tocoo()
+        featurizer.add_features_to_message(sequence, sentences[index : index + 1].tocoo(), attribute, message)
+        start += len(tokens)
 
 
 def _apply(diet: DIETClassifier, message: Any, out: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.loading import load_data
 
@@ -24,29 +25,34 @@ pytestmark = pytest.mark.model
 EDGE_CASES = ["", "🙂", "?", "PAU-2026-000123", "bonjour " * 40, "il y a un nid de poule avenue de lons"]
 
 
+PATCHED = [(MessageProcessor, "parse_message"), (MessageProcessor, "fetch_tracker_and_update_session"),
+           (DIETClassifier, "process"), (CountVectorsFeaturizer, "process")]  # fmt: skip
+
+
 @pytest.fixture
 def batching(agent: Agent) -> Iterator[MessageProcessor]:
     """The batching installed (twice: idempotent), and Rasa's own methods back afterwards.
 
     The rasa server installs it before loading the model; the session's model is already loaded, and each graph node
-    holds the function it calls since loading: the DIET node is pointed at the installed one for the test.
+    holds the function it calls since loading: the DIET and count vectorizer nodes are pointed at the installed ones.
     """
-    original_parse, original_process = MessageProcessor.parse_message, DIETClassifier.process
-    original_fetch = MessageProcessor.fetch_tracker_and_update_session
+    originals = {(owner, name): getattr(owner, name) for owner, name in PATCHED}
     nlu_batching.install()
     nlu_batching.install()
-    assert MessageProcessor.parse_message.__wrapped__ is original_parse  # type: ignore[attr-defined]
-    assert DIETClassifier.process.__wrapped__ is original_process  # type: ignore[attr-defined]
-    nodes = [n for n in agent.processor.graph_runner._instantiated_nodes.values() if n._fn is original_process]  # type: ignore[union-attr]
-    assert len(nodes) == 1
-    nodes[0]._fn = DIETClassifier.process
+    for (owner, name), original in originals.items():
+        assert getattr(owner, name).__wrapped__ is original
+    graph_nodes = agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore[union-attr]
+    repointed = {node: node._fn for node in graph_nodes if node._fn in originals.values()}
+    assert len(repointed) == 3  # DIET and the two count vectorizers
+    for node, original in repointed.items():
+        node._fn = next(getattr(owner, name) for (owner, name), was in originals.items() if was is original)
     try:
         yield agent.processor  # type: ignore[misc]
     finally:
-        nodes[0]._fn = original_process
-        MessageProcessor.parse_message = original_parse  # type: ignore[method-assign]
-        MessageProcessor.fetch_tracker_and_update_session = original_fetch  # type: ignore[method-assign]
-        DIETClassifier.process = original_process  # type: ignore[method-assign]
+        for node, original in repointed.items():
+            node._fn = original
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
         for attribute in (nlu_batching.BATCHER_ATTRIBUTE, nlu_batching.BATCHABLE_ATTRIBUTE):
             agent.processor.__dict__.pop(attribute, None)  # type: ignore[union-attr]
 
@@ -88,6 +94,33 @@ def test_batches_of_every_size_understand_each_message_as_alone(batching: Messag
             batch, nlu_batching.parse_together(batching, [waiting(t) for t in batch]), strict=True
         ):
             assert_same_understanding(together, alone[text])
+
+
+def test_a_batch_gives_each_message_the_features_it_has_alone(batching: MessageProcessor) -> None:
+    texts = training_texts(every=9) + EDGE_CASES
+    target = batching.model_metadata.nlu_target
+    runner = batching.graph_runner
+
+    def features(messages: list[Any]) -> list[list[tuple[Any, ...]]]:
+        return [[(f.type, f.attribute, f.origin, f.features) for f in m.features] for m in messages]
+
+    alone = [features(runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(t)]}, targets=[target])[target])[0]
+             for t in texts]  # fmt: skip
+    together = features(
+        runner.run(inputs={PLACEHOLDER_MESSAGE: [UserMessage(t) for t in texts]}, targets=[target])[target]
+    )
+    assert len(together) == len(alone) == len(texts)
+    for text, mine, theirs in zip(texts, together, alone, strict=True):
+        assert [f[:3] for f in mine] == [f[:3] for f in theirs], text
+        assert sum("CountVectors" in str(f[2]) for f in mine) >= (4 if text.strip() else 0), text
+        for (_, _, _, matrix), (_, _, _, expected) in zip(mine, theirs, strict=True):
+            if hasattr(expected, "tocoo"):
+                assert type(matrix) is type(expected) and matrix.dtype == expected.dtype, text
+                assert matrix.shape == expected.shape, text
+                for part in ("data", "row", "col"):
+                    assert (getattr(matrix, part) == getattr(expected, part)).all(), text
+            else:
+                assert (matrix == expected).all(), text
 
 
 def test_diet_predicts_a_batch_in_one_tensorflow_call(
