@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     from bot import (
         action_validation,
         dialogue_states,
+        domain_checks,
         event_types,
         fast_load,
         graph_runner,
@@ -222,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     graph_runner.install()  # Rasa has dask schedule its unchanging graphs again for every message
     dialogue_states.install()  # each policy replayed the whole conversation to get its states: once per tracker now
     nlu_batching.install()  # messages that reach the NLU together: one pipeline run, one DIET call
+    domain_checks.install()  # Rasa serialises the whole domain on every message to see whether it is empty
     sparse_features.install()  # a message's sparse features joined in one step, not one scipy hstack per featurizer
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
