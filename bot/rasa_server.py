@@ -211,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         graph_runner,
         nlu_batching,
         regex_cache,
+        rule_lookup,
         sparse_features,
     )
     from bot.settings import get_settings
@@ -224,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     dialogue_states.install()  # each policy replayed the whole conversation to get its states: once per tracker now
     nlu_batching.install()  # messages that reach the NLU together: one pipeline run, one DIET call
     domain_checks.install()  # Rasa serialises the whole domain on every message to see whether it is empty
+    rule_lookup.install()  # RulePolicy filtered every rule against the conversation on every prediction: once per state
     sparse_features.install()  # a message's sparse features joined in one step, not one scipy hstack per featurizer
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
