@@ -68,9 +68,18 @@ class PendingContacts:
         return str(row.contact)  # type: ignore[attr-defined]
 
     def discard(self, channel: str, sender_id: str) -> None:
-        """Forget this identity's pending contact (report created, cancelled or contact corrected)."""
+        """Forget this identity's pending contact (report created, cancelled or contact corrected).
+
+        Every report starts with a discard, and most have nothing to forget: a read finds out first, so that only a
+        real deletion takes SQLite's single write lock. (Taking it every time made report starts wait behind the
+        conversation store's writes: up to the action timeout under load, measured with 32 conversations.)
+        """
+        key = self._key(channel, sender_id)
+        with read_transaction(self.engine) as conn:
+            if conn.execute(select(pending_contacts.c.sender_id).where(*key).limit(1)).first() is None:
+                return
         with write_transaction(self.engine) as conn:
-            conn.execute(delete(pending_contacts).where(*self._key(channel, sender_id)))
+            conn.execute(delete(pending_contacts).where(*key))
 
     def purge(self) -> int:
         """Delete contacts older than `max_age`; how many were deleted."""

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.db import create_engine_for
 from bot.privacy import find_personal_data
@@ -134,6 +137,28 @@ def test_pending_contact_waits_for_the_ticket_and_can_be_forgotten(tmp_path: Pat
 
     contacts.discard("telegram", "42")
     assert contacts.get("telegram", "42") is None
+
+
+def test_discarding_nothing_takes_no_write_lock(tmp_path: Path) -> None:
+    """A report start with no pending contact does not wait for a writer (SQLite has one at a time)."""
+    path = tmp_path / "guichet.db"
+    engine = create_engine_for(f"sqlite:///{path}", busy_timeout_ms=100)
+    create_drafts_schema(engine)
+    contacts = PendingContacts(engine)
+    contacts.put("web", "someone-else", "+33612345678")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process writing (the conversation store)
+    try:
+        started = time.monotonic()
+        contacts.discard("web", "nobody")  # nothing to forget: read only, no wait
+        assert time.monotonic() - started < 0.1
+        with pytest.raises(OperationalError, match="locked"):
+            contacts.discard("web", "someone-else")  # something to forget: a real write, which must wait
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    contacts.discard("web", "someone-else")
+    assert contacts.get("web", "someone-else") is None
 
 
 def test_pending_contact_of_an_abandoned_report_expires(tmp_path: Path) -> None:
