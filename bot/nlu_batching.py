@@ -108,19 +108,20 @@ class _Batcher:
                 logger.warning("A batch of %d messages failed in the NLU; parsing them one by one.", len(batch))
             for waiting in batch:
                 try:
-                    result = self.processor._parse_message_with_graph(
-                        waiting.message, waiting.tracker, waiting.only_output_properties
-                    )
+                    _settle(waiting, self.processor._parse_message_with_graph(
+                        waiting.message, waiting.tracker, waiting.only_output_properties))  # fmt: skip
                 except Exception as error:  # noqa: BLE001 - handed to the message's own caller
                     if not waiting.future.done():
                         waiting.future.set_exception(error)
-                else:
-                    if not waiting.future.done():
-                        waiting.future.set_result(result)
             return
         for waiting, result in zip(batch, results, strict=True):
-            if not waiting.future.done():
-                waiting.future.set_result(result)
+            _settle(waiting, result)
+
+
+def _settle(waiting: _Waiting, result: dict[str, Any]) -> None:
+    """Hand a message's parse to its caller, unless the caller has given up."""
+    if not waiting.future.done():
+        waiting.future.set_result(result)
 
 
 def parse_together(processor: MessageProcessor, batch: list[_Waiting]) -> list[dict[str, Any]]:
