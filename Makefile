@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it with 'pyenv install 3.10.13'." >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(PY) -m bot.regex_cache  # spaCy's French tokenizer regex, compiled once for every later start
+	$(PY) -m bot.speedups.regex_cache  # spaCy's French tokenizer regex, compiled once for every later start
 	@touch $(STAMP)
 
 # Browser tests: Debian's chromium (never a browser download by a test tool) and axe-core from npm.

@@ -15,8 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.catalog import PARIS, Catalog, Match, Service, load_catalog
-from bot.catalog.formatting import capitalized
+from bot.town.catalog import PARIS, Catalog, Match, Service, load_catalog
+from bot.town.catalog.formatting import capitalized
 
 Clock = Callable[[], datetime]
 Events = list[dict[str, Any]]

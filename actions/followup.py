@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.report_form import Turn, identity
 from actions.reports import reset_report, short_category
 from actions.tickets_access import TicketsAccess, tickets_access
-from bot.tickets import Ticket, TicketNotFound, TicketView, parse_reference
+from bot.town.tickets import Ticket, TicketNotFound, TicketView, parse_reference
 
 logger = logging.getLogger(__name__)
 

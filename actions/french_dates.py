@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from bot.catalog.hours import FRENCH_WEEKDAYS
-from bot.catalog.matching import fold
+from bot.town.catalog.hours import FRENCH_WEEKDAYS
+from bot.town.catalog.matching import fold
 
 RELATIVE_DAYS = {"aujourdhui": 0, "demain": 1, "apres_demain": 2}
 MONTHS = {

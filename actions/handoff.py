@@ -15,9 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.report_form import identity
 from actions.tickets_access import TicketsAccess, tickets_access
-from bot.catalog import PARIS
-from bot.catalog.formatting import format_date
-from bot.handoff import (
+from bot.town.catalog import PARIS
+from bot.town.catalog.formatting import format_date
+from bot.town.handoff import (
     TOWN_HALL,
     HandoffStore,
     callback_draft,

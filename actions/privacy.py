@@ -1,7 +1,7 @@
 """« Supprimer mes données »: after the citizen confirmed, erase their conversation and contact data.
 
-The rows go here (bot.privacy.erasure); the slot `data_erased` then tells the conversation store to drop the
-in-memory conversation instead of writing it back at the end of the turn (bot/tracker_store.py). An SMS
+The rows go here (bot.town.privacy.erasure); the slot `data_erased` then tells the conversation store to drop the
+in-memory conversation instead of writing it back at the end of the turn (bot/runtime/stores/tracker_store.py). An SMS
 citizen's phone number is forgotten a minute later, once the confirmation SMS has gone out to it.
 """
 
@@ -18,7 +18,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.engine import Engine
 
-from bot.privacy import ERASED_SLOT, ErasureReport, erase_sender, forget_sms_identity
+from bot.town.privacy import ERASED_SLOT, ErasureReport, erase_sender, forget_sms_identity
 
 logger = logging.getLogger(__name__)
 

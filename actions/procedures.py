@@ -14,8 +14,8 @@ from actions.catalog_access import (
     choose,
     utter_with_town_hall,
 )
-from bot.catalog import Procedure, Service
-from bot.catalog.formatting import capitalized
+from bot.town.catalog import Procedure, Service
+from bot.town.catalog.formatting import capitalized
 
 
 def choose_procedure(turn: Turn) -> Choice:

@@ -15,9 +15,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.tickets_access import TicketsAccess, tickets_access
-from bot.tickets import PROBLEM_TYPES
-from bot.tickets.danger import detect_danger, fold
-from bot.tickets.intake import house_number, is_skip, nearest_street, parse_contact, shared_location, shared_photo
+from bot.town.tickets import PROBLEM_TYPES
+from bot.town.tickets.danger import detect_danger, fold
+from bot.town.tickets.intake import house_number, is_skip, nearest_street, parse_contact, shared_location, shared_photo
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.report_form import FORM_SLOTS, LOCATION_SLOTS, NONE, REPORT_SLOTS, Turn, identity
 from actions.tickets_access import TicketsAccess, tickets_access
-from bot.tickets import PROBLEM_TYPES, TicketDraft
-from bot.tickets.danger import fold
+from bot.town.tickets import PROBLEM_TYPES, TicketDraft
+from bot.town.tickets.danger import fold
 
 logger = logging.getLogger(__name__)
 

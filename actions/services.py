@@ -17,9 +17,9 @@ from actions.catalog_access import (
     utter_with_town_hall,
 )
 from actions.french_dates import next_weekday, parse_date, parse_weekday
-from bot.catalog import PARIS, Service, hours_on, next_opening, status_at, status_pieces
-from bot.catalog.formatting import agree, capitalized, format_day, format_moment, format_ranges, format_week
-from bot.catalog.hours import week_for
+from bot.town.catalog import PARIS, Service, hours_on, next_opening, status_at, status_pieces
+from bot.town.catalog.formatting import agree, capitalized, format_day, format_moment, format_ranges, format_week
+from bot.town.catalog.hours import week_for
 
 # Words that ask for the whole week rather than "open now?" ("horaires", "quels jours", "jours d'ouverture").
 _WEEK_WORDS = re.compile(r"hor+air|semaine|quels? jours|jours d.ouverture|heures d.ouverture|tous les jours", re.I)

@@ -7,9 +7,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.catalog import Catalog
-from bot.tickets import AsyncTicketStore, TicketStore
-from bot.tickets.drafts import AsyncPendingContacts, PendingContacts
+from bot.town.catalog import Catalog
+from bot.town.tickets import AsyncTicketStore, TicketStore
+from bot.town.tickets.drafts import AsyncPendingContacts, PendingContacts
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ class TicketsAccess:
 
 def open_services(store: TicketStore, catalog_loader: Callable[[], Catalog]) -> TicketServices:
     """Create the tables if needed and wrap the store for async callers (blocking: run in a thread)."""
-    from bot.tickets import create_schema
-    from bot.tickets.drafts import create_drafts_schema
+    from bot.town.tickets import create_schema
+    from bot.town.tickets.drafts import create_drafts_schema
 
     create_schema(store.engine)
     create_drafts_schema(store.engine)
@@ -55,7 +55,7 @@ def open_services(store: TicketStore, catalog_loader: Callable[[], Catalog]) -> 
 @functools.lru_cache(maxsize=1)
 def tickets_access() -> TicketsAccess:
     """The process-wide access, from settings (DATABASE_URL or the SQLite file under var/, the town's catalog)."""
-    from bot.catalog import load_catalog
-    from bot.tickets import store_from_settings
+    from bot.town.catalog import load_catalog
+    from bot.town.tickets import store_from_settings
 
     return TicketsAccess(lambda: open_services(store_from_settings(), load_catalog))

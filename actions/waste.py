@@ -16,9 +16,9 @@ from actions.catalog_access import (
     is_sure,
     utter_with_town_hall,
 )
-from bot.catalog import WASTE_STREAMS, Catalog, StreamCollection, StreetCollection
-from bot.catalog.formatting import capitalized, format_date, format_day, join_french
-from bot.catalog.hours import FRENCH_WEEKDAYS
+from bot.town.catalog import WASTE_STREAMS, Catalog, StreamCollection, StreetCollection
+from bot.town.catalog.formatting import capitalized, format_date, format_day, join_french
+from bot.town.catalog.hours import FRENCH_WEEKDAYS
 
 STREET_SLOT = "street"  # the street id last answered for, so « et le verre ? » needs no address again
 STREAM_SLOT = "waste_stream"  # the stream last asked about, kept while the street is asked for

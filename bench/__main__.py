@@ -23,7 +23,7 @@ from bench import load, report, servers
 from bench.nlu_eval import REPORTS, evaluate, load_examples, write_report
 from bench.profile import py_spy, record, summarise
 from bot.settings import get_settings
-from bot.training import model_path
+from bot.runtime.train import model_path
 
 FULL_LEVELS = (1, 4, 16, 32)
 QUICK_LEVELS = (1, 4)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "setups": {},
         "error_examples": {},
         "notes": [
-            "TED's predictions are remembered per dialogue state (bot/policies.py), in the bare rasa floors too (same "
+            "TED's predictions are remembered per dialogue state (bot/runtime/components/policies.py), in the bare rasa floors too (same "
             "model). The scripted conversations go through the same states again and again, so after the first "
             "turns TED's own cost is mostly absent from these figures; real conversations repeat their states less "
             "often (a per-process cache of 4,096 states)."

@@ -52,7 +52,7 @@ def train(config: Path, nlu: Path, out: Path) -> Path:
     """Train an NLU-only model and return its path."""
     from rasa.model_training import train_nlu
 
-    from bot import fast_batches
+    from bot.speedups import fast_batches
 
     fast_batches.install()  # the same batches as Rasa's, built faster (as `make train` does)
     model = train_nlu(str(config), str(nlu), str(out), domain=str(ROOT / "domain.yml"), fixed_model_name="dev")

@@ -153,7 +153,7 @@ async def main() -> None:
     """Load the trained model, evaluate it and write the report."""
     from rasa.core.agent import Agent
 
-    from bot.training import model_path
+    from bot.runtime.train import model_path
 
     model = model_path(get_settings().models_dir)
     agent = Agent.load(str(model))

@@ -92,7 +92,7 @@ def label(pid: int) -> str:
     except OSError:
         return f"pid {pid}"
     line = " ".join(a.decode(errors="replace") for a in argv if a)
-    for needle, name in (("rasa_sdk", "action server"), ("rasa run", "rasa server"), ("bot.rasa_server", "rasa server"),
+    for needle, name in (("rasa_sdk", "action server"), ("rasa run", "rasa server"), ("bot.runtime.server", "rasa server"),
                          ("bot console", "console"),
                          ("bot run", "supervisor (bot run)")):  # fmt: skip
         if needle in line:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.training import model_path, train
+from bot.runtime.train import model_path, train
 
 
 @dataclass

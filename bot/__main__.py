@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Start the action server, the rasa server and the console."""
-    from bot.processes import run
+    from bot.runtime.processes import run
 
     return run(get_settings())
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the model if the training data changed."""
-    from bot.training import train
+    from bot.runtime.train import train
 
     trained = train(get_settings().models_dir, force=args.force)
     print("Model trained." if trained else "Model already up to date.")
@@ -41,7 +41,7 @@ def cmd_import_annuaire(args: argparse.Namespace) -> int:
     """Turn an Annuaire de l'administration export into catalog entries."""
     from pathlib import Path
 
-    from bot.catalog import import_annuaire
+    from bot.town.catalog import import_annuaire
 
     out = Path(args.out) if args.out else get_settings().var_dir / "annuaire_services.yml"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def cmd_ticket_set_status(args: argparse.Namespace) -> int:
     """Change a ticket's status; every follower is notified on the channel they used."""
     import getpass
 
-    from bot.tickets import STATES, TicketNotFound, create_schema, parse_reference, store_from_settings
+    from bot.town.tickets import STATES, TicketNotFound, create_schema, parse_reference, store_from_settings
 
     if args.state not in STATES:
         print(f"Unknown state {args.state!r}; one of: {', '.join(STATES)}", file=sys.stderr)
@@ -86,7 +86,7 @@ def cmd_set_webhooks(args: argparse.Namespace) -> int:
     """Register the webhooks of every channel in credentials.yml that knows how (Telegram, Twilio)."""
     import asyncio
 
-    from bot.channels import register_webhooks
+    from bot.runtime.channels import register_webhooks
 
     results = asyncio.run(register_webhooks(get_settings()))
     for channel, url in results.items():
@@ -136,7 +136,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     """Delete conversations and channel data older than the retention period (tickets and the audit log stay)."""
     from datetime import timedelta
 
-    from bot.privacy import parse_age, purge
+    from bot.town.privacy import parse_age, purge
 
     try:
         older_than = parse_age(args.older_than) if args.older_than else timedelta(days=get_settings().retention_days)

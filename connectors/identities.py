@@ -1,4 +1,4 @@
-"""Where the SMS channel keeps the number behind each pseudonymous sender id (bot.privacy.pseudonyms)."""
+"""Where the SMS channel keeps the number behind each pseudonymous sender id (bot.town.privacy.pseudonyms)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from bot.db import read_transaction, write_transaction
-from bot.privacy.pseudonyms import SMS_PREFIX, load_identity_secret, normalise_number, sms_sender_id
+from bot.town.privacy.pseudonyms import SMS_PREFIX, load_identity_secret, normalise_number, sms_sender_id
 from connectors.deliveries import utc_now
 from connectors.tables import sms_identities
 

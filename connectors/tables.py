@@ -25,7 +25,7 @@ sms_identities = Table(
     Column("last_seen_at", DateTime, nullable=False),
 )
 
-# Same definition as bot/tickets/schema.py so whichever side creates it first, both can use it.
+# Same definition as bot/town/tickets/schema.py so whichever side creates it first, both can use it.
 sms_optouts = Table(
     "sms_optouts",
     metadata,

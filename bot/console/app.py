@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 from bot.console.demo import create_demo_blueprint
 from bot.console.open311 import create_open311_blueprint
 from bot.console.pages import register_console
-from bot.privacy.retention import purge_daily
+from bot.town.privacy.retention import purge_daily
 from bot.settings import Settings, get_settings
-from bot.tickets.async_store import AsyncTicketStore
-from bot.tickets.outbox import OutboxStore, OutboxWorker
-from bot.tickets.schema import create_schema
-from bot.tickets.store import store_from_settings
+from bot.town.tickets.async_store import AsyncTicketStore
+from bot.town.tickets.outbox import OutboxStore, OutboxWorker
+from bot.town.tickets.schema import create_schema
+from bot.town.tickets.store import store_from_settings
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -55,9 +55,9 @@ def create_app(
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
     """The worker that pushes ticket updates through the rasa server (and forwards to OPEN311_FORWARD_URL)."""
-    from bot.notify import KindRouter, Notifier, RasaNotifier
-    from bot.tickets.forward import Open311Forwarder
-    from bot.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
+    from bot.town.notify import KindRouter, Notifier, RasaNotifier
+    from bot.town.tickets.forward import Open311Forwarder
+    from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
 
     notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
     if settings.open311_forward_url:
@@ -80,7 +80,7 @@ def _run_in_background(app: Sanic, worker: OutboxWorker) -> None:
 
 
 def _purge_daily(app: Sanic, engine: Engine, older_than: timedelta) -> None:
-    """The retention purge (bot/privacy/retention.py): at start-up, then once a day, while the console runs."""
+    """The retention purge (bot/town/privacy/retention.py): at start-up, then once a day, while the console runs."""
 
     @app.after_server_start
     async def _start_purge(app: Sanic, _loop: object) -> None:

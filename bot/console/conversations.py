@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.console.schema import conversation_reviews
-from bot.privacy import mask_for_review
+from bot.town.privacy import mask_for_review
 
 PAGE_SIZE = 25
 MAX_TRANSCRIPT_EVENTS = 5000

@@ -1,6 +1,6 @@
 """Admin page: erase a citizen's data by channel identity (a right-to-erasure request received by mail or at the desk).
 
-The erasure itself is bot.privacy.erasure (the same as « supprimer mes données » in the conversation). The audit log
+The erasure itself is bot.town.privacy.erasure (the same as « supprimer mes données » in the conversation). The audit log
 records who erased, on which channel and how many rows, never the identity erased: it would bring back what was
 just removed.
 """
@@ -15,8 +15,8 @@ from sanic.response import HTTPResponse
 
 from bot.console.conversations import CHANNEL_LABELS
 from bot.console.web import Console, form_value, staff_guard
-from bot.privacy import ErasureReport, erase_senders, sender_ids_for
-from bot.privacy.pseudonyms import load_identity_secret
+from bot.town.privacy import ErasureReport, erase_senders, sender_ids_for
+from bot.town.privacy.pseudonyms import load_identity_secret
 
 MAX_IDENTITY_CHARS = 255
 IDENTITY_HINTS = {

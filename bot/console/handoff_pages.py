@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.console.conversations import channel_of, events, events_table_exists
 from bot.console.web import HERE, SECURITY_HEADERS, Console, form_value, int_value, staff_guard
-from bot.handoff import (
+from bot.town.handoff import (
     ConversationControl,
     HandoffConflict,
     HandoffError,
@@ -27,8 +27,8 @@ from bot.handoff import (
     RasaConversationControl,
     create_handoff_schema,
 )
-from bot.privacy import mask_for_review
-from bot.tickets import TicketStore
+from bot.town.privacy import mask_for_review
+from bot.town.tickets import TicketStore
 
 LIVE_TYPES = ("user", "bot", "pause", "resume")
 INITIAL_MESSAGES = 60

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from bot.tickets.async_store import AsyncTicketStore
-from bot.tickets.categories import PROBLEM_TYPES
-from bot.tickets.model import RequestQuery, TicketDraft
-from bot.tickets.open311 import service_definition, service_request, services
-from bot.tickets.references import parse_reference
+from bot.town.tickets.async_store import AsyncTicketStore
+from bot.town.tickets.categories import PROBLEM_TYPES
+from bot.town.tickets.model import RequestQuery, TicketDraft
+from bot.town.tickets.open311 import service_definition, service_request, services
+from bot.town.tickets.references import parse_reference
 
 OPEN311_CHANNEL = "open311"
 DEFAULT_WINDOW = timedelta(days=90)

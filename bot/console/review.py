@@ -21,7 +21,7 @@ from bot.console.conversations import (
     split_tags,
 )
 from bot.console.schema import conversation_reviews, create_console_schema, intent_corrections
-from bot.privacy import mask_for_review
+from bot.town.privacy import mask_for_review
 
 # The NLU contract (DESIGN.md §4): the intents a correction may assign.
 INTENTS = (

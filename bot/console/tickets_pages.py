@@ -16,11 +16,11 @@ from sqlalchemy import func, or_, select
 
 from bot.console.conversations import day_bounds
 from bot.console.web import SECURITY_HEADERS, Console, date_value, form_value, int_value, staff_guard
-from bot.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
-from bot.tickets.location import normalise_street
-from bot.tickets.outbox import NOTIFY_KIND
-from bot.tickets.references import parse_reference
-from bot.tickets.schema import outbox, tickets
+from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
+from bot.town.tickets.location import normalise_street
+from bot.town.tickets.outbox import NOTIFY_KIND
+from bot.town.tickets.references import parse_reference
+from bot.town.tickets.schema import outbox, tickets
 
 PAGE_SIZE = 25
 MAX_NOTE_CHARS = 1000

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.processes import Child, child_environment, children, wait_ready
+from bot.runtime.processes import Child, child_environment, children, wait_ready
 from bot.settings import ROOT, Settings, get_settings
 from tests.conftest import free_port
 

@@ -6,7 +6,7 @@ import pytest
 from rasa.core.agent import Agent
 
 from bot.settings import get_settings
-from bot.training import is_up_to_date, model_path
+from bot.runtime.train import is_up_to_date, model_path
 
 
 @pytest.fixture(scope="session")

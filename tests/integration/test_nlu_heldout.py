@@ -6,8 +6,8 @@ import pytest
 from rasa.core.agent import Agent
 
 from bench.nlu_eval import evaluate, load_examples
-from bot.nlu import fold
-from bot.training import training_files
+from bot.runtime.components.nlu import fold
+from bot.runtime.train import training_files
 
 pytestmark = pytest.mark.model
 

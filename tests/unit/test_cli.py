@@ -12,7 +12,7 @@ import yaml
 from bot.__main__ import main
 from bot.db import create_engine_for
 from bot.settings import ROOT, get_settings
-from bot.tickets import OutboxStore, TicketDraft, create_schema, store_from_settings
+from bot.town.tickets import OutboxStore, TicketDraft, create_schema, store_from_settings
 
 
 @pytest.fixture()

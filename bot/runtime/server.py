@@ -1,0 +1,225 @@
+"""The rasa server as Guichet runs it: `python -m bot.runtime.server run ...` is `rasa run` with honest failures.
+
+Rasa 3.6 offers no setting for two behaviours a town's front desk cannot have:
+- a custom action is called with a 5-minute timeout, and a failed call is only logged: the citizen gets silence.
+  Here the action endpoint gives up after ACTION_TIMEOUT_SECONDS, and an action server that is down, too slow or
+  crashing makes the action answer `utter_service_unavailable`; the conversation goes on (Rasa's own path for a
+  failed action: the action's events are dropped).
+- the agent wraps the tracker store in a FailSafeTrackerStore that falls back to memory when the database fails,
+  so conversations would silently vanish. Here the same wrapper is given an error callback that logs CRITICAL and
+  raises: the message fails, and the channel tells the citizen the service is momentarily unavailable.
+
+It also loads DIET and TED without Rasa's one-example training step (bot/fast_load.py), and spaCy's French
+tokenizer without recompiling its giant regular expression (bot/regex_cache.py): the same weights, patterns and
+predictions, ready in a fraction of the time. `main` installs the per-message speed-ups as well (one line each, with
+the module that explains and tests it): the same answers, for less CPU.
+
+Both hardenings are put on the agent as soon as Rasa has loaded it (`rasa.core.agent.load_agent`, which serves
+start-up and model loading through the HTTP API); the command line, channels and endpoints are `rasa run`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import sys
+from collections import OrderedDict
+from typing import Any
+
+import aiohttp
+import ujson
+from rasa.core.agent import Agent
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+logger = logging.getLogger("bot.runtime.server")  # also when run as __main__
+
+UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+REJECTED_STATUS = 400  # rasa-sdk's ActionExecutionRejection: Rasa's own semantics (forms) are kept
+REMEMBERED_FAILED_TURNS = 1024
+# Connections to the action server are kept open between calls, for less than rasa-sdk's (Sanic's) own 5 s
+# keep-alive, so that the action server never closes a connection this side is about to reuse.
+KEEPALIVE_SECONDS = 3.0
+
+
+class _Borrowed:
+    """`async with` on a shared session without closing it (Rasa's EndpointConfig closes a session per call)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+class ConversationStoreFailure(RuntimeError):
+    """The conversation store failed; the message is refused rather than handled from memory."""
+
+
+def unavailable_answer(tell: bool = True) -> dict[str, Any]:
+    """What the action server would have answered to say the service is momentarily unavailable (once a turn)."""
+    return {"events": [], "responses": [{"response": UNAVAILABLE_RESPONSE}] if tell else []}
+
+
+def action_call_body(call: Any) -> str:
+    """The JSON of an action call (the whole conversation so far): ujson, about three times faster than json here.
+
+    Encoding it was a twentieth of a rasa worker's CPU under load (py-spy, ad hoc). The JSON is the same document
+    (ujson escapes "/" as "\\/", which JSON allows); what ujson cannot encode (integers beyond 64 bits) goes
+    through json as before.
+    """
+    try:
+        return str(ujson.dumps(call))
+    except OverflowError:
+        return json.dumps(call)
+
+
+def turn_of(json_body: Any) -> tuple[str, str] | None:
+    """(sender, message id) of the citizen message an action call serves, when the call carries it."""
+    if not isinstance(json_body, dict):
+        return None
+    latest = (json_body.get("tracker") or {}).get("latest_message") or {}
+    sender, message_id = json_body.get("sender_id"), latest.get("message_id")
+    return (str(sender), str(message_id)) if sender and message_id else None
+
+
+class ResilientActionEndpoint(EndpointConfig):
+    """The action endpoint with a short timeout; a failed call answers `utter_service_unavailable`.
+
+    Once a call has failed for a citizen message, the other actions of the same turn (a form's validation after
+    its question, say) fail at once and silently: the citizen hears the honest answer once, within one timeout,
+    instead of waiting for every action of the turn in turn.
+    """
+
+    def __init__(self, *args: Any, timeout_seconds: float = 1.2, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeout_seconds = timeout_seconds
+        self._failed_turns: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    def session(self) -> Any:
+        """One session (and its kept-alive connections) per event loop instead of a new one for every call."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            auth = (
+                aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+            )
+            self._session = aiohttp.ClientSession(
+                headers=self.headers,
+                auth=auth,
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+                json_serialize=action_call_body,
+            )
+            self._session_loop = loop
+        return _Borrowed(self._session)
+
+    def _remember_failure(self, turn: tuple[str, str] | None) -> None:
+        if turn is None:
+            return
+        self._failed_turns[turn] = None
+        while len(self._failed_turns) > REMEMBERED_FAILED_TURNS:
+            self._failed_turns.popitem(last=False)
+
+    @classmethod
+    def wrapping(cls, endpoint: EndpointConfig, timeout_seconds: float) -> ResilientActionEndpoint:
+        """The same endpoint (URL, token, headers...) with Guichet's timeout and failure answer."""
+        return cls(
+            url=endpoint.url, params=endpoint.params, headers=endpoint.headers, basic_auth=endpoint.basic_auth,
+            token=endpoint.token, token_name=endpoint.token_name, cafile=endpoint.cafile,
+            timeout_seconds=timeout_seconds, **endpoint.kwargs,
+        )  # fmt: skip
+
+    async def request(
+        self,
+        method: str = "post",
+        subpath: str | None = None,
+        content_type: str | None = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Call the action server within the timeout; any failure but a rejection becomes the honest answer."""
+        turn = turn_of(kwargs.get("json"))
+        if turn is not None and turn in self._failed_turns:
+            logger.warning("The action server already failed during this turn; %s is skipped", turn[0])
+            return unavailable_answer(tell=False)
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=self.timeout_seconds)
+        try:
+            return await super().request(method, subpath, content_type, compress, **kwargs)
+        except ClientResponseError as error:
+            if error.status == REJECTED_STATUS:
+                raise
+            logger.error("The action server failed (HTTP %s); the citizen is told the service is unavailable",
+                         error.status)  # fmt: skip
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            logger.error("The action server is unreachable or slower than %.1f s (%r); the citizen is told so",
+                         self.timeout_seconds, error)  # fmt: skip
+        self._remember_failure(turn)
+        return unavailable_answer()
+
+
+def fail_loudly(error: Exception) -> None:
+    """FailSafeTrackerStore's error callback: log CRITICAL and raise instead of falling back to memory."""
+    logger.critical("The conversation store failed; the message is refused, not kept in memory: %r", error)
+    raise ConversationStoreFailure("the conversation store is unavailable") from error
+
+
+def harden_agent(agent: Agent, timeout_seconds: float) -> Agent:
+    """Give a loaded agent the resilient action endpoint and a tracker store that fails loudly."""
+    if agent.action_endpoint is not None and not isinstance(agent.action_endpoint, ResilientActionEndpoint):
+        agent.action_endpoint = ResilientActionEndpoint.wrapping(agent.action_endpoint, timeout_seconds)
+    store = agent.tracker_store
+    if isinstance(store, FailSafeTrackerStore):
+        inner = store._tracker_store  # the store of endpoints.yml, which Rasa always wraps
+        agent.tracker_store = FailSafeTrackerStore(inner, on_tracker_store_error=fail_loudly)
+    if agent.processor is not None:
+        agent.processor.action_endpoint = agent.action_endpoint
+        agent.processor.tracker_store = agent.tracker_store
+    return agent
+
+
+def install(timeout_seconds: float) -> None:
+    """Harden every agent Rasa loads in this process (idempotent)."""
+    import rasa.core.agent as agent_module
+
+    original = agent_module.load_agent
+    if getattr(original, "guichet_hardened", False):
+        return
+
+    @functools.wraps(original)
+    async def load_hardened_agent(*args: Any, **kwargs: Any) -> Agent:
+        return harden_agent(await original(*args, **kwargs), timeout_seconds)
+
+    load_hardened_agent.guichet_hardened = True  # type: ignore[attr-defined]
+    agent_module.load_agent = load_hardened_agent
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened."""
+    from rasa.__main__ import main as rasa_main
+
+    from bot.speedups import action_validation, dialogue_states, domain_checks, event_types, fast_load, graph_runner, nlu_batching, regex_cache, rule_lookup, sparse_features
+    from bot.settings import get_settings
+
+    regex_cache.install()  # spaCy's French tokenizer compiles a 1.4 MB regex: once per installation, not per start
+    install(get_settings().action_timeout_seconds)
+    fast_load.install()  # DIET and TED get their weights without tracing a training step: start-up in seconds
+    action_validation.install()  # Rasa re-compiles the action answer schema on every call: tens of ms each
+    event_types.install()  # Rasa walks every Event subclass to read each event: once per type name instead
+    graph_runner.install()  # Rasa has dask schedule its unchanging graphs again for every message
+    dialogue_states.install()  # each policy replayed the whole conversation to get its states: once per tracker now
+    nlu_batching.install()  # messages that reach the NLU together: one pipeline run, one DIET call
+    domain_checks.install()  # Rasa serialises the whole domain on every message to see whether it is empty
+    rule_lookup.install()  # RulePolicy filtered every rule against the conversation on every prediction: once per state
+    sparse_features.install()  # a message's sparse features joined in one step, not one scipy hstack per featurizer
+    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
+    rasa_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""A message's sparse features put side by side in one step, instead of one scipy `hstack` per featurizer.
+
+Before DIET predicts, Rasa 3.6 joins the sparse features of each featurizer (regex, lexical and syntactic, the two
+count vectorizers) into one matrix, for the tokens and again for the sentence: it deep-copies the first matrix, then
+calls `scipy.sparse.hstack` once per other featurizer. Each `hstack` goes through scipy's general block-matrix
+builder (about 0.16 ms for these small matrices); under load that was a fifteenth of a rasa worker's main thread
+(py-spy, ad hoc). When every part is a COO matrix, as the featurizers make them, the joined matrix is the same
+concatenation of their entries, column indices shifted: it is built here in one go (about 0.04 ms). Same matrix,
+same entries in the same order, same dtypes (tests/unit/speedups/test_sparse_features.py); anything else goes Rasa's way.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import scipy.sparse
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse._sputils import get_index_dtype, upcast
+
+
+def side_by_side(matrices: list[scipy.sparse.coo_matrix]) -> scipy.sparse.coo_matrix:
+    """`scipy.sparse.hstack` of COO matrices with the same number of rows, as scipy builds it."""
+    rows = matrices[0].shape[0]
+    widths = [m.shape[1] for m in matrices]
+    offsets = np.cumsum([0, *widths[:-1]])
+    shape = (rows, int(sum(widths)))
+    index_dtype = get_index_dtype(maxval=max(shape))
+    data = np.concatenate([m.data for m in matrices]).astype(upcast(*[m.dtype for m in matrices]), copy=False)
+    row = np.concatenate([m.row.astype(index_dtype, copy=False) for m in matrices])
+    col = np.concatenate(
+        [(m.col + offset).astype(index_dtype, copy=False) for m, offset in zip(matrices, offsets, strict=True)]
+    )
+    return scipy.sparse.coo_matrix((data, (row, col)), shape=shape)
+
+
+def combined(features: list[Features], featurizers: list[str]) -> Features | None:
+    """Rasa's `Message._combine_features` for sparse COO parts; None when Rasa's own way must be taken."""
+    if len(features) < 2 or not all(
+        f.is_sparse() and isinstance(f.features, scipy.sparse.coo_matrix) for f in features
+    ):
+        return None
+    rows = features[0].features.shape[0]
+    if any(f.features.shape[0] != rows for f in features):
+        return None  # Rasa raises its own error for this
+    first = features[0]
+    return Features(side_by_side([f.features for f in features]), first.type, first.attribute, featurizers)
+
+
+def install() -> None:
+    """Join sparse features in one step in this process (idempotent)."""
+    original = Message._combine_features
+    if getattr(original, "guichet_one_step", False):
+        return
+
+    @functools.wraps(original)
+    def combine_features(features: list[Features], featurizers: list[str]) -> Any:
+        joined = combined(features, featurizers)
+        return original(features, featurizers) if joined is None else joined
+
+    combine_features.guichet_one_step = True  # type: ignore[attr-defined]
+    Message._combine_features = staticmethod(combine_features)  # type: ignore[method-assign, assignment]

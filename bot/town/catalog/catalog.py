@@ -1,0 +1,117 @@
+"""The town catalog: services, procedures and waste data, with lookup by id and tolerant resolution."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from bot.town.catalog.hours import HolidayCalendar
+from bot.town.catalog.loader import load_procedures, load_services, load_waste
+from bot.town.catalog.matching import STREET_TYPES, FuzzyIndex, Match, fold, tokens
+from bot.town.catalog.models import Procedure, Service, Street, WasteData
+from bot.town.catalog.waste import StreetCollection, collection_for
+
+
+class StreetNotResolved(LookupError):
+    """A typed street matched no street, or several equally well (see `candidates`)."""
+
+    def __init__(self, text: str, candidates: list[Match]) -> None:
+        self.text, self.candidates = text, candidates
+        kind = "ambiguous" if candidates else "unknown"
+        super().__init__(f"{kind} street {text!r}")
+
+
+def _street_aliases(street: Street) -> tuple[str, ...]:
+    """Shorter names citizens use: without the street type ("Serviez"), or just the last name ("Joffre")."""
+    words = fold(street.name).split()
+    aliases = list(street.aliases)
+    if len(words) > 1 and words[0] in STREET_TYPES:
+        aliases.append(" ".join(words[1:]))
+    if len(words) > 2 and len(words[-1]) >= 4 and not words[-1].isdigit():
+        aliases.append(words[-1])
+    return tuple(aliases)
+
+
+@dataclass
+class Catalog:
+    """Everything the town publishes: services, procedures and waste collection."""
+
+    services: dict[str, Service]
+    procedures: dict[str, Procedure]
+    waste: WasteData
+
+    def public_contacts(self) -> frozenset[str]:
+        """Every phone number and e-mail address the town publishes (never masked as personal data)."""
+        values = [c for s in self.services.values() for c in (s.phone, s.email)]
+        values += [p.appointment.phone for p in self.procedures.values() if p.appointment]
+        values += [stream.phone for stream in self.waste.streams.values()]
+        return frozenset(v for v in values if v)
+
+    def service(self, service_id: str) -> Service:
+        """The service with that id (KeyError when unknown)."""
+        return self.services[service_id]
+
+    def procedure(self, procedure_id: str) -> Procedure:
+        """The procedure with that id (KeyError when unknown)."""
+        return self.procedures[procedure_id]
+
+    def street(self, street_id: str) -> Street:
+        """The street with that id (KeyError when unknown)."""
+        return self.waste.streets[street_id]
+
+    @functools.cached_property
+    def _service_index(self) -> FuzzyIndex:
+        return FuzzyIndex((s.id, s.name, (s.label, *s.aliases)) for s in self.services.values())
+
+    @functools.cached_property
+    def _procedure_index(self) -> FuzzyIndex:
+        return FuzzyIndex((p.id, p.name, (p.label, *p.aliases)) for p in self.procedures.values())
+
+    @functools.cached_property
+    def _street_index(self) -> FuzzyIndex:
+        streets = self.waste.streets.values()
+        return FuzzyIndex(((s.id, s.name, _street_aliases(s)) for s in streets), drop_numbers=True)
+
+    def resolve_service(self, text: str) -> list[Match]:
+        """Services matching what was typed: one when clear, several when ambiguous, none when unknown."""
+        return self._service_index.search(text)
+
+    def resolve_procedure(self, text: str) -> list[Match]:
+        """Procedures matching what was typed: one when clear, several when ambiguous, none when unknown."""
+        return self._procedure_index.search(text)
+
+    def resolve_street(self, text: str) -> list[Match]:
+        """Streets matching a typed address ("12 rue serviez", "bd des pyrenees"); several when ambiguous."""
+        if all(word in STREET_TYPES for word in tokens(text, drop_numbers=True)):
+            return []  # "rue" alone names no street
+        return self._street_index.search(text)
+
+    def collection_for_street(
+        self, street: str | Street, today: date, count: int = 2, calendar: HolidayCalendar | None = None
+    ) -> StreetCollection:
+        """Sector and next collection dates per stream from `today`, for a street object, id or typed name.
+
+        Raises StreetNotResolved when a typed name matches no street or several.
+        """
+        if isinstance(street, str):
+            if street in self.waste.streets:
+                street = self.waste.streets[street]
+            else:
+                matches = self.resolve_street(street)
+                if len(matches) != 1:
+                    raise StreetNotResolved(street, matches)
+                street = self.waste.streets[matches[0].id]
+        return collection_for(self.waste, street, today, count, calendar)
+
+
+def load_catalog(data_dir: Path | None = None) -> Catalog:
+    """The catalog from services.yml, procedures.yml and waste.yml (default: settings.town_data_dir)."""
+    if data_dir is None:
+        from bot.settings import get_settings  # only at the edge, so tests can pass a directory
+
+        data_dir = get_settings().town_data_dir
+    services = load_services(data_dir / "services.yml")
+    procedures = load_procedures(data_dir / "procedures.yml", services)
+    return Catalog(services, procedures, load_waste(data_dir / "waste.yml"))

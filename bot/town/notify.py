@@ -1,0 +1,114 @@
+"""Pushes messages out of Guichet: to a citizen through the rasa server, or wherever an outbox job says.
+
+The rasa server renders the French sentence (domain.yml, per channel) when it receives the
+`EXTERNAL_ticket_update` intent; Guichet only says which ticket, which state and which note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+
+from bot.town.tickets.model import OutboxJob
+
+TICKET_UPDATE_INTENT = "EXTERNAL_ticket_update"
+
+
+class NotificationError(RuntimeError):
+    """The far side did not accept the message; the outbox will retry it."""
+
+
+class Notifier(Protocol):
+    """Sends one outbox job; raises on failure and may return a short response to keep (e.g. an external id)."""
+
+    async def send(self, job: OutboxJob) -> str | None:
+        """Deliver `job` or raise."""
+        ...
+
+
+class RasaNotifier:
+    """Triggers `EXTERNAL_ticket_update` in the citizen's conversation so the bot tells them on their channel."""
+
+    def __init__(
+        self,
+        rasa_url: str,
+        token: str | None,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self.rasa_url = rasa_url.rstrip("/")
+        self.token = token
+        self._client = client
+        self._owns_client = client is None
+        self.timeout_seconds = timeout_seconds
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
+        return self._client
+
+    async def send(self, job: OutboxJob) -> str | None:
+        """POST /conversations/{sender}/trigger_intent; anything but a 2xx raises `NotificationError`."""
+        if not job.recipient or not job.channel:
+            raise NotificationError("notification without a recipient or channel")
+        url = f"{self.rasa_url}/conversations/{quote(job.recipient, safe=':')}/trigger_intent"
+        params = {"output_channel": job.channel}
+        if self.token:
+            params["token"] = self.token
+        body = {
+            "name": TICKET_UPDATE_INTENT,
+            "entities": {
+                "ticket_ref": job.payload.get("ticket_ref"),
+                "ticket_state": job.payload.get("ticket_state"),
+                "status_note": job.payload.get("status_note") or "",
+            },
+        }
+        try:
+            response = await self._http().post(url, params=params, json=body)
+        except httpx.HTTPError as error:
+            raise NotificationError(f"rasa server unreachable: {error}") from error
+        if not response.is_success:
+            raise NotificationError(f"rasa server answered {response.status_code}: {response.text[:200]}")
+        return None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this notifier created it."""
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+class KindRouter:
+    """Sends each job through the notifier registered for its kind."""
+
+    def __init__(self, notifiers: dict[str, Notifier]) -> None:
+        self.notifiers = dict(notifiers)
+
+    async def send(self, job: OutboxJob) -> str | None:
+        """Dispatch on `job.kind`; an unknown kind is a failure (kept, retried, then dead)."""
+        notifier = self.notifiers.get(job.kind)
+        if notifier is None:
+            raise NotificationError(f"no notifier for outbox jobs of kind {job.kind!r}")
+        return await notifier.send(job)
+
+
+@dataclass
+class FakeNotifier:
+    """Records every job it is asked to send; fails the first `fail_times` calls (for retry tests)."""
+
+    fail_times: int = 0
+    calls: list[OutboxJob] = field(default_factory=list)
+    sent: list[OutboxJob] = field(default_factory=list)
+
+    async def send(self, job: OutboxJob) -> str | None:
+        """Record the job, then fail or succeed."""
+        self.calls.append(job)
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise NotificationError("fake failure")
+        self.sent.append(job)
+        return None

@@ -1,0 +1,191 @@
+"""Retention: how long Guichet keeps what (`python -m bot purge --older-than 180d`, and daily under `make run`).
+
+- a conversation whose last event is older than the retention period goes, with what hangs on its sender id
+  (buttons offered, reviews, corrections, pending contacts, handoff requests);
+- an SMS identity (phone number) goes once unseen for the period, or after `SHORT_LIVED` once its conversation is
+  gone, unless it still follows a ticket;
+- webhook deliveries, buttons offered and staff sessions only matter for a day or two: they go after
+  `SHORT_LIVED` (or the retention period if shorter);
+- outbox jobs that are finished (sent, cancelled, dead) go after the period; pending ones never do;
+- login attempts go after the period;
+- tickets and the staff audit log are kept (records of the town's work), but a ticket closed for longer than the
+  period is anonymised as an erasure would (no sender, no contact, description masked) and loses its followers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.expression import TableClause
+
+from bot.db import read_transaction, write_transaction
+from bot.town.privacy.erasure import TICKETS, anonymise_tickets
+
+logger = logging.getLogger(__name__)
+
+SHORT_LIVED = timedelta(days=2)
+DAY_SECONDS = 24 * 3600
+# Rows that hang on a conversation and go with it.
+CONVERSATION_TABLES = (
+    "events", "channel_offers", "conversation_reviews", "intent_corrections", "report_pending_contacts",
+    "handoff_requests",
+)  # fmt: skip
+FINISHED_OUTBOX_STATUSES = ("sent", "cancelled", "dead")
+_AGE = re.compile(r"\s*(\d+)\s*([dhwj]?)\s*", re.IGNORECASE)
+_UNIT_SECONDS = {"": DAY_SECONDS, "d": DAY_SECONDS, "j": DAY_SECONDS, "h": 3600, "w": 7 * DAY_SECONDS}
+
+
+def parse_age(text: str) -> timedelta:
+    """ "180d" (or "180j", "180"), "12h", "4w" as a duration; ValueError otherwise."""
+    match = _AGE.fullmatch(text or "")
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"not a duration: {text!r} (examples: 180d, 12h, 4w)")
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
+
+
+def utc_now() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class PurgeReport:
+    """Rows purged (or that would be, in a dry run), table by table."""
+
+    dry_run: bool
+    conversations: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    anonymised_tickets: int = 0
+
+    @property
+    def total(self) -> int:
+        """Rows purged in every table together."""
+        return sum(self.rows.values())
+
+    def summary(self) -> str:
+        """One line for the operator or the log."""
+        verb = "would be purged" if self.dry_run else "purged"
+        detail = ", ".join(f"{t}={n}" for t, n in sorted(self.rows.items()) if n) or "nothing"
+        tickets = "would be anonymised" if self.dry_run else "anonymised"
+        return (
+            f"{self.conversations} conversation(s), {self.total} row(s) {verb}: {detail}; "
+            f"{self.anonymised_tickets} closed ticket(s) {tickets}"
+        )
+
+
+def purge(engine: Engine, older_than: timedelta, *, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
+    """Purge what is older than `older_than` (see the module docstring); a dry run only counts."""
+    now = now or utc_now()
+    cutoff = now - older_than
+    short_cutoff = now - min(older_than, SHORT_LIVED)
+    report = PurgeReport(dry_run)
+    transaction = read_transaction if dry_run else write_transaction
+    with transaction(engine) as conn:
+        present = set(sa.inspect(conn).get_table_names())
+        stale = _stale_conversations(conn, cutoff) if "events" in present else []
+        report.conversations = len(stale)
+        for name in CONVERSATION_TABLES:
+            if name in present and stale:
+                table = sa.table(name, sa.column("sender_id"))
+                _purge(conn, report, table, table.c.sender_id.in_(stale), dry_run)
+        _purge_by_time(conn, report, present, cutoff, short_cutoff, dry_run)
+        if "tickets" in present:
+            _anonymise_closed_tickets(conn, report, present, cutoff, dry_run)
+    return report
+
+
+def _anonymise_closed_tickets(
+    conn: Connection, report: PurgeReport, present: set[str], cutoff: datetime, dry_run: bool
+) -> None:
+    """Tickets closed (last changed) before the cutoff keep no trace of who reported or follows them."""
+    old_closed = (TICKETS.c.status == "closed") & (TICKETS.c.updated_datetime < _naive(cutoff))
+    identified = TICKETS.c.sender_id.is_not(None) | TICKETS.c.contact.is_not(None)
+    if "subscriptions" in present:
+        subscriptions = sa.table("subscriptions", sa.column("ticket_id"))
+        condition = subscriptions.c.ticket_id.in_(sa.select(TICKETS.c.id).where(old_closed))
+        _purge(conn, report, subscriptions, condition, dry_run)
+    if dry_run:
+        count = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(old_closed & identified)).scalar()
+    else:
+        count = anonymise_tickets(conn, old_closed & identified)
+    report.anonymised_tickets = int(count or 0)
+
+
+def _stale_conversations(conn: Connection, cutoff: datetime) -> list[str]:
+    events = sa.table("events", sa.column("sender_id"), sa.column("timestamp"))
+    query = (
+        sa.select(events.c.sender_id)
+        .group_by(events.c.sender_id)
+        .having(sa.func.max(events.c.timestamp) < cutoff.timestamp())
+    )
+    return list(conn.execute(query).scalars())
+
+
+def _purge_by_time(
+    conn: Connection, report: PurgeReport, present: set[str], cutoff: datetime, short: datetime, dry_run: bool
+) -> None:
+    naive_cutoff, naive_short = _naive(cutoff), _naive(short)
+    if "channel_deliveries" in present:
+        table = sa.table("channel_deliveries", sa.column("received_at", sa.DateTime))
+        _purge(conn, report, table, table.c.received_at < naive_short, dry_run)
+    if "channel_offers" in present:
+        table = sa.table("channel_offers", sa.column("offered_at", sa.DateTime))
+        _purge(conn, report, table, table.c.offered_at < naive_short, dry_run)
+    if "sms_identities" in present:
+        table = sa.table("sms_identities", sa.column("sender_id"), sa.column("last_seen_at", sa.DateTime))
+        condition = table.c.last_seen_at < naive_cutoff
+        if "events" in present:  # a number whose conversation is gone (erased) is not kept for the full period
+            events = sa.table("events", sa.column("sender_id"))
+            orphan = table.c.sender_id.not_in(sa.select(events.c.sender_id))
+            condition = condition | ((table.c.last_seen_at < naive_short) & orphan)
+        if "subscriptions" in present:
+            followers = sa.table("subscriptions", sa.column("sender_id"))
+            condition = condition & table.c.sender_id.not_in(sa.select(followers.c.sender_id))
+        _purge(conn, report, table, condition, dry_run)
+    if "staff_sessions" in present:
+        table = sa.table("staff_sessions", sa.column("last_seen_at"))
+        _purge(conn, report, table, table.c.last_seen_at < short.timestamp(), dry_run)
+    if "login_attempts" in present:
+        table = sa.table("login_attempts", sa.column("at"))
+        _purge(conn, report, table, table.c.at < cutoff.timestamp(), dry_run)
+    if "outbox" in present:
+        table = sa.table("outbox", sa.column("status"), sa.column("created_at", sa.DateTime))
+        condition = table.c.status.in_(FINISHED_OUTBOX_STATUSES) & (table.c.created_at < naive_cutoff)
+        _purge(conn, report, table, condition, dry_run)
+
+
+def _purge(conn: Connection, report: PurgeReport, table: TableClause, condition: Any, dry_run: bool) -> None:
+    """Delete (or count, in a dry run) the rows of `table` matching `condition`."""
+    if dry_run:
+        count = conn.execute(sa.select(sa.func.count()).select_from(table).where(condition)).scalar() or 0
+    else:
+        count = conn.execute(sa.delete(table).where(condition)).rowcount or 0
+    report.rows[table.name] = report.rows.get(table.name, 0) + int(count)
+
+
+def _naive(moment: datetime) -> datetime:
+    """Aware → naive UTC, as the channel and ticket tables store their times."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+async def purge_daily(
+    engine: Engine, older_than: timedelta, stop: asyncio.Event, *, interval_seconds: float = DAY_SECONDS
+) -> None:
+    """Purge now, then every `interval_seconds`, until `stop` is set (the console runs it under `make run`)."""
+    while not stop.is_set():
+        try:
+            report = await asyncio.to_thread(purge, engine, older_than)
+            logger.info("Retention purge (older than %s): %s", older_than, report.summary())
+        except Exception:  # a failed purge must not stop the console; it is retried at the next interval
+            logger.exception("Retention purge failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+        except asyncio.TimeoutError:
+            pass

@@ -1,0 +1,75 @@
+"""Open311 GeoReport v2 shapes of tickets and categories (JSON dicts, no HTTP here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.town.tickets.categories import PROBLEM_TYPES, SERVICE_GROUPS
+from bot.town.tickets.model import Ticket
+
+
+def services() -> list[dict[str, Any]]:
+    """GET services.json: one realtime service per ticket category."""
+    return [
+        {
+            "service_code": code,
+            "service_name": name,
+            "description": name,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": code.replace("_", ","),
+            "group": SERVICE_GROUPS.get(code, "Divers"),
+        }
+        for code, name in PROBLEM_TYPES.items()
+    ]
+
+
+def service_definition(code: str) -> dict[str, Any] | None:
+    """GET services/{code}.json: no extra attributes are needed for any category."""
+    if code not in PROBLEM_TYPES:
+        return None
+    return {"service_code": code, "attributes": []}
+
+
+def _iso(value: datetime | None, zone: ZoneInfo) -> str | None:
+    return value.astimezone(zone).isoformat(timespec="seconds") if value else None
+
+
+def service_request(ticket: Ticket, zone: ZoneInfo) -> dict[str, Any]:
+    """A ticket as an Open311 service request; never carries the contact or the sender id."""
+    return {
+        "service_request_id": ticket.ref,
+        "status": ticket.status,
+        "status_notes": ticket.state_reason if ticket.state == "non_retenu" else ticket.status_notes,
+        "service_name": PROBLEM_TYPES.get(ticket.service_code, ticket.service_code),
+        "service_code": ticket.service_code,
+        "description": ticket.description,
+        "agency_responsible": None,
+        "service_notice": None,
+        "requested_datetime": _iso(ticket.requested_datetime, zone),
+        "updated_datetime": _iso(ticket.updated_datetime, zone),
+        "expected_datetime": _iso(ticket.expected_datetime, zone),
+        "address": ticket.address,
+        "address_id": None,
+        "zipcode": None,
+        "lat": ticket.lat,
+        "long": ticket.long,
+        "media_url": ticket.media_url,
+    }
+
+
+def forward_form(ticket: Ticket) -> dict[str, str]:
+    """The POST requests.json form that forwards a new ticket to an external back office (no personal data)."""
+    form = {
+        "service_code": ticket.service_code,
+        "description": ticket.description,
+    }
+    if ticket.lat is not None and ticket.long is not None:
+        form["lat"], form["long"] = repr(ticket.lat), repr(ticket.long)
+    if ticket.address:
+        form["address_string"] = ticket.address
+    if ticket.media_url:
+        form["media_url"] = ticket.media_url
+    return form
