@@ -53,8 +53,10 @@ run: install train
 
 test: install test-deps validate train
 	$(PY) -m pytest
-	$(PY) -m rasa test core --model models/guichet.tar.gz --stories tests \
+	RASA_SPEEDUPS=on $(PY) -m bot.runtime.stories --model models/guichet.tar.gz --stories tests \
 		--fail-on-prediction-errors --out var/test-results/stories
+	RASA_SPEEDUPS=off $(PY) -m bot.runtime.stories --model models/guichet.tar.gz --stories tests \
+		--fail-on-prediction-errors --out var/test-results/stories-speedups-off
 
 eval: install train
 	$(PY) -m bench.nlu_eval

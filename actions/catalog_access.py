@@ -15,6 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.settings import town_now
 from bot.town.catalog import PARIS, Catalog, Match, Service, load_catalog
 from bot.town.catalog.formatting import capitalized
 
@@ -24,11 +25,6 @@ Events = list[dict[str, Any]]
 TOWN_HALL = "mairie"  # the service that can point a citizen anywhere else
 SURE_SCORE = 0.85  # below this, a lone fuzzy match ("permis de" for "permis de construire") is offered, not assumed
 TOPIC_SLOT = "catalog_topic"  # the last catalog question, so that a bare follow-up (« et le samedi ? ») is understood
-
-
-def paris_now() -> datetime:
-    """The current time in Europe/Paris (aware)."""
-    return datetime.now(PARIS)
 
 
 class CatalogCache:
@@ -104,7 +100,7 @@ class Turn:
 class CatalogAction(Action, ABC):
     """An action answering from the catalog; the catalog and the clock can be injected for tests."""
 
-    def __init__(self, catalog: Catalog | None = None, clock: Clock = paris_now) -> None:
+    def __init__(self, catalog: Catalog | None = None, clock: Clock = town_now) -> None:
         self._catalog = catalog
         self._clock = clock
 

@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.report_form import identity
 from actions.tickets_access import TicketsAccess, tickets_access
+from bot.settings import town_now
 from bot.town.catalog import PARIS
 from bot.town.catalog.formatting import format_date
 from bot.town.handoff import (
@@ -24,7 +25,6 @@ from bot.town.handoff import (
     callback_due,
     create_handoff_schema,
     staff_available,
-    town_now,
 )
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class ActionRequestHuman(Action):
         stamp: Callable[[], float] = time.time,
     ) -> None:
         self._access = access
-        self._clock = clock  # decides opening hours (GUICHET_FAKE_NOW can set it)
+        self._clock = clock  # the town's time: opening hours and the call-back day (CLOCK_OVERRIDE can fix it)
         self._stamp = stamp  # when the request was made, for the queue and its timeout
 
     def name(self) -> str:

@@ -1,7 +1,9 @@
 """`make bench` (python -m bench): NLU, training, load through each channel for each setup, floors, memory, profile.
 
-One run, one report: bench/reports/latest.md (plots beside it) and latest.json. Start it on a quiet machine:
-every other process on it shows up in the figures. `--quick` checks the tooling in a few minutes.
+Each setup is measured beside two floors (bench/floors.py): the same setup with RASA_SPEEDUPS=off, right after it
+(at the rows the targets read), and a plain `rasa run` on the same model (at every level). One run, one report:
+bench/reports/latest.md (plots beside it) and latest.json. Start it on a quiet machine: every other process on it
+shows up in the figures. `--quick` checks the tooling in a few minutes.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import datetime as dt
 import os
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
@@ -19,11 +22,11 @@ from typing import Any
 
 import httpx
 
-from bench import load, report, servers
+from bench import floors, load, report, servers
 from bench.nlu_eval import REPORTS, evaluate, load_examples, write_report
 from bench.profile import py_spy, record, summarise
-from bot.settings import get_settings
 from bot.runtime.train import model_path
+from bot.settings import get_settings
 
 FULL_LEVELS = (1, 4, 16, 32)
 QUICK_LEVELS = (1, 4)
@@ -39,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, help="time per level and channel (default 20, quick 4)")
     parser.add_argument("--max-turns", type=int, default=5000, help="turns per level and channel at most")
     parser.add_argument("--setups", default="embedded,production", help="which of embedded,production to measure")
+    parser.add_argument(
+        "--no-off-floor",
+        action="store_true",
+        help="do not measure each setup again with RASA_SPEEDUPS=off (the floor that says what the speed-ups buy)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="RASA_WORKERS of the production setup")
     parser.add_argument(
         "--transport",
@@ -71,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if not model.exists():
         print("No trained model: run `make train` first.", file=sys.stderr)
         return 2
+    wanted = [s.strip() for s in args.setups.split(",") if s.strip()]
+    off_floor = not args.no_off_floor
     results: dict[str, Any] = {
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -86,39 +96,44 @@ def main(argv: list[str] | None = None) -> int:
             "workers": args.workers,
             "transport": args.transport,
             "think_seconds": args.think,
+            "off_floor": off_floor,
         },  # fmt: skip
+        "floors": floors.described(wanted, levels, off_floor),
         "runs": [],
         "setups": {},
         "error_examples": {},
         "notes": [
-            "TED's predictions are remembered per dialogue state (bot/runtime/components/policies.py), in the bare rasa floors too (same "
-            "model). The scripted conversations go through the same states again and again, so after the first "
-            "turns TED's own cost is mostly absent from these figures; real conversations repeat their states less "
-            "often (a per-process cache of 4,096 states)."
+            "In Guichet, TED's predictions are remembered per dialogue state (CachedTEDPolicy, "
+            "bot/runtime/components/policies.py); in both floors that cache is off. The scripted conversations go "
+            "through the same states again and again, so after the first turns TED's own cost is mostly absent from "
+            "Guichet's figures; real conversations repeat their states less often (a per-process cache of 4,096 "
+            "states), so the speed-ups buy somewhat less there than Guichet ÷ speed-ups off shows."
         ],  # fmt: skip
     }
     logs = args.out / "logs"
     servers.READY_TIMEOUT_SECONDS = args.ready_timeout
     bench = Bench(results, levels, seconds, args.max_turns, args.transport, args.think)
 
-    print(f"bench: floors (bare rasa on {model.name})", flush=True)
-    bench.probe("floors")
-    with servers.bare_rasa(model, logs) as bare:
-        bench.note_setup("bare rasa", bare)
-        asyncio.run(bench.nlu(bare, model, args.out))
-        asyncio.run(bench.floors(bare))
-        bench.note_peak("bare rasa", bare)
+    print(f"bench: {floors.PLAIN} floor (on {model.name})", flush=True)
+    bench.probe(floors.PLAIN)
+    with servers.plain_rasa(model, logs) as plain:
+        bench.note_setup(floors.PLAIN, plain)
+        asyncio.run(bench.nlu(plain, model, args.out))
+        asyncio.run(bench.plain_floor(plain))
+        bench.note_peak(floors.PLAIN, plain)
 
-    wanted = [s.strip() for s in args.setups.split(",") if s.strip()]
     for setup in wanted:
-        print(f"bench: {setup} setup", flush=True)
-        bench.probe(setup)
-        try:
-            measure_setup(bench, setup, logs, args.workers, profile_seconds, args.out)
-        except RuntimeError as error:  # a setup that does not start is reported, the others are still measured
-            first_line = str(error).splitlines()[0]
-            print(f"  {first_line}", flush=True)
-            results["notes"].append(f"{setup} setup not measured: {first_line} (log: {logs / (setup + '.log')})")
+        # Each setup's speed-ups-off floor right after it: the two run at the machine's speed of the same minutes.
+        for speedups in (True, False) if off_floor else (True,):
+            name = setup if speedups else floors.speedups_off(setup)
+            print(f"bench: {name}", flush=True)
+            bench.probe(name)
+            try:
+                measure_setup(bench, setup, logs, args.workers, profile_seconds, args.out, speedups=speedups)
+            except RuntimeError as error:  # a setup that does not start is reported, the others are still measured
+                first_line = str(error).splitlines()[0]
+                print(f"  {first_line}", flush=True)
+                results["notes"].append(f"{name} not measured: {first_line} (log: {servers.log_path(logs, name)})")
 
     if not args.skip_training and not args.quick:
         from bench.training_time import timed_training
@@ -136,24 +151,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure_setup(bench: Bench, setup: str, logs: Path, workers: int, profile_seconds: float, out: Path) -> None:
-    """Start one setup, measure it through both channels (and profile the embedded one), stop it."""
+def measure_setup(bench: Bench, setup: str, logs: Path, workers: int, profile_seconds: float, out: Path,
+                  speedups: bool = True) -> None:  # fmt: skip
+    """Start one setup, measure it through both channels (and profile the embedded one), stop it.
+
+    With speedups=False it is the setup's speed-ups-off floor, measured at the rows the targets read only.
+    """
+    name = setup if speedups else floors.speedups_off(setup)
     with ExitStack() as stack:
         if setup == "production":
             database = stack.enter_context(servers.bench_database())
             production = servers.guichet(
-                setup, logs, database_url=database, redis_url=servers.REDIS_URL, workers=workers
+                name, logs, database_url=database, redis_url=servers.REDIS_URL, workers=workers, speedups=speedups
             )
             server = stack.enter_context(production)
             server.notes.append(f"PostgreSQL tracker store, Redis locks and web chat, RASA_WORKERS={workers}")
         else:
-            server = stack.enter_context(servers.guichet(setup, logs))
+            server = stack.enter_context(servers.guichet(name, logs, speedups=speedups))
             server.notes.append("SQLite under var/, in-memory locks, one rasa process")
-        bench.note_setup(setup, server)
-        asyncio.run(bench.setup_runs(setup, server))
-        if setup == "embedded" and profile_seconds > 0:
+        bench.note_setup(name, server)
+        runs = floors.every_run(bench.levels) if speedups else floors.headline_runs(setup, bench.levels)
+        asyncio.run(bench.setup_runs(name, server, runs))
+        if speedups and setup == "embedded" and profile_seconds > 0:
             asyncio.run(bench.profile(server, profile_seconds, out))
-        bench.note_peak(setup, server)
+        bench.note_peak(name, server)
 
 
 class Bench:
@@ -180,6 +201,8 @@ class Bench:
             "idle_memory": server.memory.now() if server.memory else {},
             "notes": server.notes,
         }
+        self.results["notes"] += [f"{name}: {n.removeprefix(servers.WARNING)}" for n in server.notes
+                                  if n.startswith(servers.WARNING)]  # fmt: skip
 
     def note_peak(self, name: str, server: servers.Server) -> None:
         """Peak memory of each process during the measurements."""
@@ -196,13 +219,13 @@ class Bench:
         print(f"  {result.target:32} c={result.concurrency:<3} {summary['msg_per_s']:>7} msg/s  p50 {summary['p50']} "
               f"p95 {summary['p95']} p99 {summary['p99']} ms  errors {summary['errors']}", flush=True)  # fmt: skip
 
-    async def nlu(self, bare: servers.Server, model: Path, out: Path) -> None:
-        """Held-out split accuracy, macro-F1, per-intent F1 and confusion matrix, through the bare /model/parse."""
+    async def nlu(self, plain: servers.Server, model: Path, out: Path) -> None:
+        """Held-out split accuracy, macro-F1, per-intent F1 and confusion matrix, through the plain /model/parse."""
         async with httpx.AsyncClient(timeout=30) as client:
 
             async def parse(text: str) -> dict[str, Any]:
                 response = await client.post(
-                    f"{bare.url}/model/parse", params={"token": servers.TOKEN}, json={"text": text}
+                    f"{plain.url}/model/parse", params={"token": servers.TOKEN}, json={"text": text}
                 )
                 response.raise_for_status()
                 return dict(response.json())
@@ -214,29 +237,31 @@ class Bench:
                                "errors": len(nlu.errors)}  # fmt: skip
         print(f"  NLU accuracy {nlu.accuracy:.3f} macro-F1 {nlu.macro_f1:.3f}", flush=True)
 
-    async def floors(self, bare: servers.Server) -> None:
-        """The bare `/model/parse` and the bare REST channel at every level."""
-        bare_rest = load.rest_conversation(bare.url, require_answer=False)
-        await load.closed_loop("warm-up", 1, bare_rest, 30, len(load.SCRIPT) * 2)
+    async def plain_floor(self, plain: servers.Server) -> None:
+        """The plain `/model/parse` and the plain REST channel at every level."""
+        plain_rest = load.rest_conversation(plain.url, require_answer=False)
+        await load.closed_loop("warm-up", 1, plain_rest, 30, len(load.SCRIPT) * 2)
+        parse = load.parse_conversation(plain.url, servers.TOKEN)
         for level in self.levels:
-            self.add(await load.closed_loop(report.FLOOR_PARSE, level, load.parse_conversation(bare.url, servers.TOKEN),
-                                            self.seconds, self.max_turns))  # fmt: skip
+            self.add(await load.closed_loop(floors.PLAIN_PARSE, level, parse, self.seconds, self.max_turns))
         for level in self.levels:
-            self.add(await load.closed_loop(report.FLOOR_REST, level, bare_rest, self.seconds, self.max_turns))
+            self.add(await load.closed_loop(floors.PLAIN_REST, level, plain_rest, self.seconds, self.max_turns),
+                     ("catalog",))  # fmt: skip
 
-    async def setup_runs(self, setup: str, server: servers.Server) -> None:
-        """Every level through the REST channel, then through the web chat (socket.io)."""
+    async def setup_runs(self, name: str, server: servers.Server, runs: Sequence[tuple[str, int]]) -> None:
+        """These (channel, concurrency) runs, in order, through the REST channel or the web chat (socket.io)."""
         load.allow_websocket_with_old_aiohttp()
         async with httpx.AsyncClient(timeout=60) as client:
             expected = await load.replies_per_turn(client, server.url)
         await load.closed_loop("warm-up", 2, load.rest_conversation(server.url), 60, len(load.SCRIPT) * 4)
-        for level in self.levels:
-            self.add(await load.closed_loop(f"{setup} / REST", level, load.rest_conversation(server.url),
-                                            self.seconds, self.max_turns), ("catalog",))  # fmt: skip
-        webchat = load.socketio_conversation(server.url, expected, transport=self.transport, think_seconds=self.think)
-        for level in self.levels:
-            self.add(await load.closed_loop(f"{setup} / web chat", level, webchat, self.seconds, self.max_turns),
-                     ("catalog",))  # fmt: skip
+        conversations = {
+            "REST": load.rest_conversation(server.url),
+            "web chat": load.socketio_conversation(server.url, expected, transport=self.transport,
+                                                   think_seconds=self.think),
+        }  # fmt: skip
+        for channel, level in runs:
+            self.add(await load.closed_loop(f"{name} / {channel}", level, conversations[channel], self.seconds,
+                                            self.max_turns), ("catalog",))  # fmt: skip
 
     async def profile(self, server: servers.Server, seconds: float, out: Path) -> None:
         """Sample the rasa and action servers with py-spy while one citizen asks catalog questions."""

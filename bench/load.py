@@ -166,7 +166,7 @@ def rest_conversation(
     accepted the pool's connections (seen: 72 % of the messages on one of two workers, and half the throughput).
     The client is aiohttp, the lightest at hand: the load generator shares the machine's two cores with the servers.
 
-    `require_answer=False` for the bare floor, whose custom actions (no action server) answer nothing.
+    `require_answer=False` for the plain `rasa run` floor, whose custom actions (no action server) answer nothing.
     """
 
     async def run(budget: Budget, result: LoadResult) -> None:
@@ -194,7 +194,7 @@ def rest_conversation(
 
 
 def parse_conversation(url: str, token: str, texts: Sequence[str] = PARSE_TEXTS, timeout: float = 60.0) -> Conversation:
-    """The floor: the same messages through the bare HTTP API's /model/parse (NLU only, no dialogue, no store).
+    """The NLU floor: the same messages through plain `rasa run`'s /model/parse (NLU only, no dialogue, no store).
 
     Same client as `rest_conversation` (one connection per conversation), so that the ratios compare servers only.
     """

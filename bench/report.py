@@ -1,4 +1,8 @@
-"""The benchmark's report: `bench/reports/latest.md` with its plots, and `latest.json` with every figure."""
+"""The benchmark's report: `bench/reports/latest.md` with its plots, and `latest.json` with every figure.
+
+Guichet's figures stand beside its two floors (bench/floors.py): the same setup with RASA_SPEEDUPS=off, and a plain
+`rasa run` on the same model. Every ratio is Guichet ÷ floor.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-FLOOR_REST = "bare rasa / REST"
-FLOOR_PARSE = "bare rasa / model/parse"
-FLOOR_SETUP = "bare rasa"
-
+from bench.floors import PLAIN, PLAIN_PARSE, PLAIN_REST, is_floor, off_target, speedups_off, throughput_runs
 
 # --- targets --------------------------------------------------------------------------------------------------
 
@@ -26,8 +27,13 @@ def _rasa_memory(setup: dict[str, Any]) -> dict[str, float]:
 
 
 def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 8 with what was measured and whether it is met (None: not measured in this run)."""
+    """Each target of issue 8 with what was measured and whether it is met (None: not measured in this run).
+
+    Beside each figure: the same figure with the speed-ups off, and plain `rasa run`'s, when they were measured.
+    """
     runs = results.get("runs", [])
+    setups = results.get("setups", {})
+    plain = setups.get(PLAIN)
     checks: list[dict[str, Any]] = []
 
     def add(name: str, goal: str, measured: str | None, met: bool | None) -> None:
@@ -35,33 +41,44 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     for setup in ("embedded", "production"):
         run = find_run(runs, f"{setup} / REST", 1, "catalog")
+        name, goal = f"one conversation, catalog turn ({setup}, REST)", "p50 ≤ 40 ms, p95 ≤ 80 ms"
         if run and run["p50"] is not None:
-            add(f"one conversation, catalog turn ({setup}, REST)", "p50 ≤ 40 ms, p95 ≤ 80 ms",
-                f"p50 {run['p50']} ms, p95 {run['p95']} ms", run["p50"] <= 40 and run["p95"] <= 80)  # fmt: skip
+            off = find_run(runs, f"{speedups_off(setup)} / REST", 1, "catalog")
+            beside = _beside(("speed-ups off", f"p50 {off['p50']} ms, p95 {off['p95']} ms" if off else None))
+            add(name, goal, f"p50 {run['p50']} ms, p95 {run['p95']} ms{beside}", run["p50"] <= 40 and run["p95"] <= 80)
         else:
-            add(f"one conversation, catalog turn ({setup}, REST)", "p50 ≤ 40 ms, p95 ≤ 80 ms", None, None)
+            add(name, goal, None, None)
     for channel in ("REST", "web chat"):
         run = find_run(runs, f"production / {channel}", 16)
+        name, goal = f"16 conversations, production ({channel})", "≥ 90 msg/s, p95 ≤ 400 ms, no error"
         if run:
             met = run["msg_per_s"] >= 90 and (run["p95"] or 1e9) <= 400 and run["errors"] == 0
-            bare = find_run(runs, FLOOR_REST, 16)
-            beside = f" (bare rasa REST: {bare['msg_per_s']} msg/s, p95 {bare['p95']} ms)" if bare else ""
-            add(f"16 conversations, production ({channel})", "≥ 90 msg/s, p95 ≤ 400 ms, no error",
-                f"{run['msg_per_s']} msg/s, p95 {run['p95']} ms, {run['errors']} errors{beside}", met)  # fmt: skip
+            off = find_run(runs, f"{speedups_off('production')} / {channel}", 16)
+            floor = find_run(runs, PLAIN_REST, 16)
+            beside = _beside(
+                ("speed-ups off", f"{off['msg_per_s']} msg/s, p95 {off['p95']} ms" if off else None),
+                (f"{PLAIN} REST", f"{floor['msg_per_s']} msg/s, p95 {floor['p95']} ms" if floor else None),
+            )
+            add(name, goal, f"{run['msg_per_s']} msg/s, p95 {run['p95']} ms, {run['errors']} errors{beside}", met)
         else:
-            add(f"16 conversations, production ({channel})", "≥ 90 msg/s, p95 ≤ 400 ms, no error", None, None)
-    setups = results.get("setups", {})
-    floor = setups.get(FLOOR_SETUP)
-    floor_memory = _rasa_memory(floor) if floor else {}
+            add(name, goal, None, None)
     for name, setup in setups.items():
-        if name == FLOOR_SETUP:  # the floor has no goal of its own: it stands beside each setup's figures
+        if is_floor(name):  # a floor has no goal of its own: it stands beside each setup's figures
             continue
-        beside = f" (bare rasa: {floor['ready_seconds']:.1f} s)" if floor else ""
+        off = setups.get(speedups_off(name))
+        beside = _beside(
+            ("speed-ups off", f"{off['ready_seconds']:.1f} s" if off else None),
+            (PLAIN, f"{plain['ready_seconds']:.1f} s" if plain else None),
+        )
         add(f"ready to answer ({name})", "≤ 30 s", f"{setup['ready_seconds']:.1f} s{beside}",
             setup["ready_seconds"] <= 30)  # fmt: skip
         rasa = _rasa_memory(setup)
         if rasa:
-            beside = f" (bare rasa: {max(floor_memory.values()) / 1024:.2f} GB)" if floor_memory else ""
+            off_gb, plain_gb = _largest_rasa_gb(off), _largest_rasa_gb(plain)
+            beside = _beside(
+                ("speed-ups off", f"{off_gb:.2f} GB" if off_gb else None),
+                (PLAIN, f"{plain_gb:.2f} GB" if plain_gb else None),
+            )
             add(f"rasa idle memory ({name})", "≤ 1.6 GB per rasa process",
                 ", ".join(f"{k} {v / 1024:.2f} GB" for k, v in rasa.items()) + beside,
                 max(rasa.values()) <= 1.6 * 1024)  # fmt: skip
@@ -69,6 +86,95 @@ def check_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     add("full training", "≤ 4 min", f"{training['seconds']:.0f} s" if training else None,
         training["seconds"] <= 240 if training else None)  # fmt: skip
     return checks
+
+
+def _beside(*figures: tuple[str, str | None]) -> str:
+    """` (floor: figure; other floor: figure)` for the floors that were measured, or nothing."""
+    measured = [f"{name}: {figure}" for name, figure in figures if figure]
+    return f" ({'; '.join(measured)})" if measured else ""
+
+
+def _largest_rasa_gb(setup: dict[str, Any] | None) -> float | None:
+    """Idle memory (GB) of the largest rasa server process of a setup, None when not measured."""
+    rasa = _rasa_memory(setup) if setup else {}
+    return round(max(rasa.values()) / 1024, 2) if rasa else None
+
+
+# --- Guichet beside its floors ----------------------------------------------------------------------------------
+
+
+def _levels(results: dict[str, Any]) -> list[int]:
+    """The concurrency levels of the run (from its options, or from its runs)."""
+    levels = (results.get("options") or {}).get("levels")
+    return list(levels) if levels else sorted({r["concurrency"] for r in results.get("runs", [])}) or [1]
+
+
+def _row(measurement: str, unit: str, guichet: float | None, off: float | None, plain: float | None) -> dict[str, Any]:
+    """One headline: Guichet's figure, its floors' and the ratios (Guichet ÷ floor)."""
+
+    def times(floor: float | None) -> float | None:
+        return round(guichet / floor, 2) if guichet is not None and floor else None
+
+    return {"measurement": measurement, "unit": unit, "guichet": guichet, "speedups_off": off, "plain": plain,
+            "guichet_vs_speedups_off": times(off), "guichet_vs_plain": times(plain)}  # fmt: skip
+
+
+def headlines(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The headline figures of each setup: Guichet, with its speed-ups off, and plain `rasa run`, with the ratios."""
+    runs, setups, levels = results.get("runs", []), results.get("setups", {}), _levels(results)
+
+    def figure(target: str, concurrency: int, kind: str, key: str) -> float | None:
+        run = find_run(runs, target, concurrency, kind)
+        return run[key] if run else None
+
+    rows = []
+    for setup in (name for name in setups if not is_floor(name)):
+        off = speedups_off(setup)
+        one = min(levels)
+        for key in ("p50", "p95"):
+            rows.append(_row(f"catalog turn {key}, {one} conversation{'s' if one > 1 else ''}, REST ({setup})", "ms",
+                             figure(f"{setup} / REST", one, "catalog", key),
+                             figure(f"{off} / REST", one, "catalog", key),
+                             figure(PLAIN_REST, one, "catalog", key)))  # fmt: skip
+        for channel, level in throughput_runs(setup, levels):
+            plain_target = PLAIN_REST if channel == "REST" else None  # plain rasa run has no web chat
+            for key, label, unit in (("msg_per_s", "throughput", "msg/s"), ("p95", "p95", "ms")):
+                rows.append(_row(f"{level} conversations, {channel}, {label} ({setup})", unit,
+                                 figure(f"{setup} / {channel}", level, "all", key),
+                                 figure(f"{off} / {channel}", level, "all", key),
+                                 figure(plain_target, level, "all", key) if plain_target else None))  # fmt: skip
+        rows.append(_row(f"ready to answer ({setup})", "s", setups[setup]["ready_seconds"],
+                         (setups.get(off) or {}).get("ready_seconds"),
+                         (setups.get(PLAIN) or {}).get("ready_seconds")))  # fmt: skip
+        rows.append(_row(f"idle memory, largest rasa process ({setup})", "GB", _largest_rasa_gb(setups[setup]),
+                         _largest_rasa_gb(setups.get(off)), _largest_rasa_gb(setups.get(PLAIN))))  # fmt: skip
+    return rows
+
+
+def _headline_section(results: dict[str, Any]) -> list[str]:
+    """Guichet, Guichet with its speed-ups off, and plain `rasa run`, side by side; then what each floor is."""
+    lines = ["## Guichet beside its floors", ""]
+    for floor in results.get("floors", []):
+        lines.append(f"- **{floor['floor']}**: {floor['what']} Measured: {floor['measured']}.")
+    lines += [
+        "",
+        "Ratios are Guichet ÷ floor: below ×1 is less time or memory, above ×1 more messages per second. "
+        "Guichet ÷ speed-ups off is what the speed-ups buy.",
+        "",
+        "| measurement | Guichet | speed-ups off | Guichet ÷ speed-ups off | plain rasa run "
+        "| Guichet ÷ plain rasa run |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results.get("headlines", []):
+        lines.append(f"| {row['measurement']} | {_value(row['guichet'], row['unit'])} | "
+                     f"{_value(row['speedups_off'], row['unit'])} | {ratio(row['guichet'], row['speedups_off'])} | "
+                     f"{_value(row['plain'], row['unit'])} | {ratio(row['guichet'], row['plain'])} |")  # fmt: skip
+    return [*lines, ""]
+
+
+def _value(value: float | None, unit: str) -> str:
+    """A figure with its unit, or a dash when it was not measured."""
+    return "–" if value is None else f"{value:.2f} {unit}" if unit == "GB" else f"{value} {unit}"
 
 
 # --- writing --------------------------------------------------------------------------------------------------
@@ -85,6 +191,7 @@ def write(results: dict[str, Any], out: Path) -> Path:
     """Write latest.json, the plots and latest.md; return the Markdown path."""
     out.mkdir(parents=True, exist_ok=True)
     results["targets"] = check_targets(results)
+    results["headlines"] = headlines(results)
     (out / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     plots = draw_plots(results, out)
     path = out / "latest.md"
@@ -119,8 +226,8 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
         "Closed loop: each simulated citizen sends a message, waits for the whole answer, then sends the next; "
         "a new conversation starts when the script ends. Script: "
         + "; ".join(f"“{t['text']}” ({t['kind']})" for t in results.get("script", []))
-        + ". Every figure sits next to its floor measured in the same run: a bare `rasa run` on the same model "
-        "with only the REST channel (in-memory tracker, no action server), and its `/model/parse`.",
+        + ". Every figure sits next to its floors, measured in the same run: what each floor is, and Guichet beside "
+        "them, under “Guichet beside its floors”.",
         "",
         "## Targets",
         "",
@@ -129,26 +236,32 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
         *(f"| {t['target']} | {t['goal']} | {t['measured']} | {_met(t['met'])} |" for t in results.get("targets", [])),
         "",
     ]
+    lines += _headline_section(results)
     lines += _nlu_section(results)
     lines += [
         "## Load",
         "",
-        "| target | conversations | msg/s | p50 ms | p95 ms | p99 ms | errors | msg/s vs bare REST | p50 vs bare REST "
-        "| p50 vs parse |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| target | conversations | msg/s | p50 ms | p95 ms | p99 ms | errors | msg/s vs speed-ups off "
+        "| p50 vs speed-ups off | msg/s vs plain REST | p50 vs plain REST | p50 vs parse |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in (r for r in runs if r["kind"] == "all"):
-        floor = find_run(runs, FLOOR_REST, run["concurrency"]) or {}
-        parse = find_run(runs, FLOOR_PARSE, run["concurrency"]) or {}
+        off = _off_run(runs, run)
+        floor = find_run(runs, PLAIN_REST, run["concurrency"]) or {}
+        parse = find_run(runs, PLAIN_PARSE, run["concurrency"]) or {}
         lines.append(
             f"| {run['target']} | {run['concurrency']} | {run['msg_per_s']} | {run['p50']} | {run['p95']} | "
-            f"{run['p99']} | {run['errors']} | {ratio(run['msg_per_s'], floor.get('msg_per_s'))} | "
+            f"{run['p99']} | {run['errors']} | {ratio(run['msg_per_s'], off.get('msg_per_s'))} | "
+            f"{ratio(run['p50'], off.get('p50'))} | {ratio(run['msg_per_s'], floor.get('msg_per_s'))} | "
             f"{ratio(run['p50'], floor.get('p50'))} | {ratio(run['p50'], parse.get('p50'))} |"
         )
-    lines += ["", "Turns that run a catalog action (hours, address, procedure, waste collection):", "",
-              "| target | conversations | turns | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += ["", "Turns that run a catalog action (hours, address, procedure, waste collection; plain rasa run "
+              "has no action server, so there they run none):", "",
+              "| target | conversations | turns | p50 ms | p95 ms | p99 ms | p50 vs speed-ups off |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += [
-        f"| {r['target']} | {r['concurrency']} | {r['messages']} | {r['p50']} | {r['p95']} | {r['p99']} |"
+        f"| {r['target']} | {r['concurrency']} | {r['messages']} | {r['p50']} | {r['p95']} | {r['p99']} | "
+        f"{ratio(r['p50'], _off_run(runs, r).get('p50'))} |"
         for r in runs
         if r["kind"] == "catalog"
     ]
@@ -163,6 +276,12 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
     if results.get("notes"):
         lines += ["## Notes", "", *(f"- {n}" for n in results["notes"]), ""]
     return "\n".join(lines)
+
+
+def _off_run(runs: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
+    """The speed-ups-off floor's run beside a Guichet run (same channel, concurrency and kind), or {}."""
+    target = off_target(run["target"])
+    return (find_run(runs, target, run["concurrency"], run["kind"]) if target else None) or {}
 
 
 def _met(value: bool | None) -> str:
@@ -219,6 +338,12 @@ def _profile_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _line_style(target: str) -> str:
+    """Guichet solid, its speed-ups-off floor dotted, plain rasa run dashed."""
+    setup = target.partition(" / ")[0]
+    return "--" if setup == PLAIN else ":" if is_floor(setup) else "-"
+
+
 def draw_plots(results: dict[str, Any], out: Path) -> list[str]:
     """Throughput and p95 latency against concurrency, and memory per process; return the file names."""
     import matplotlib
@@ -235,8 +360,7 @@ def draw_plots(results: dict[str, Any], out: Path) -> list[str]:
         for target in targets:
             points = sorted((r["concurrency"], r[key]) for r in runs if r["target"] == target and r[key] is not None)
             if points:
-                ax.plot(*zip(*points, strict=True), marker="o", label=target,
-                        linestyle="--" if target.startswith("bare") else "-")  # fmt: skip
+                ax.plot(*zip(*points, strict=True), marker="o", label=target, linestyle=_line_style(target))
         ax.set_xscale("log", base=2)
         levels = sorted({r["concurrency"] for r in runs})
         ax.set_xticks(levels)

@@ -2,13 +2,18 @@
 
 - embedded: `python -m bot run` with the SQLite default (what `make run` starts);
 - production: the same command with DATABASE_URL (a throw-away PostgreSQL database), REDIS_URL and RASA_WORKERS;
-- bare: a plain `rasa run` on the same model with only the REST channel, no tracker store and no action server
-  (the floor of the REST channel), whose HTTP API also gives the `/model/parse` floor.
+- either of them with RASA_SPEEDUPS=off (the speed-ups-off floor): the same command, an environment that differs
+  only by that variable;
+- plain: Rasa's own `rasa run` on the same model with only the REST channel, no tracker store and no action server
+  (the plain floor of the REST channel), whose HTTP API also gives the `/model/parse` floor.
+
+What each floor is, and where it is measured, is written in bench/floors.py.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,12 +29,16 @@ from pathlib import Path
 
 import httpx
 
+from bench.floors import PLAIN as PLAIN_NAME
 from bot.settings import ROOT
 
 TOKEN = "bench-token"
 READY_TIMEOUT_SECONDS = 300
 POSTGRES_SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+SPEEDUPS_SWITCH = "RASA_SPEEDUPS"
+SPEEDUPS_OFF_LOG = "speed-ups off"  # what the rasa server logs at start when RASA_SPEEDUPS=off
+WARNING = "warning: "  # a server note that the report's notes repeat
 
 
 def free_port() -> int:
@@ -91,13 +100,17 @@ def label(pid: int) -> str:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return f"pid {pid}"
-    line = " ".join(a.decode(errors="replace") for a in argv if a)
-    for needle, name in (("rasa_sdk", "action server"), ("rasa run", "rasa server"), ("bot.runtime.server", "rasa server"),
-                         ("bot console", "console"),
+    return label_of(" ".join(a.decode(errors="replace") for a in argv if a))
+
+
+def label_of(command_line: str) -> str:
+    """A short name for a process of a measured configuration, from its command line."""
+    for needle, name in (("rasa_sdk", "action server"), ("rasa run", "rasa server"),
+                         ("bot.runtime.server", "rasa server"), ("bot console", "console"),
                          ("bot run", "supervisor (bot run)")):  # fmt: skip
-        if needle in line:
+        if needle in command_line:
             return name
-    return line[:40]
+    return command_line[:40]
 
 
 def memory_by_process(root: int) -> dict[str, float]:
@@ -177,8 +190,8 @@ def _environment(**values: str | None) -> dict[str, str]:
         os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1"
     )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    for key in ("DATABASE_URL", "REDIS_URL", "RASA_WORKERS", "SANIC_WORKERS"):
-        env.pop(key, None)
+    for key in ("DATABASE_URL", "REDIS_URL", "RASA_WORKERS", "SANIC_WORKERS", SPEEDUPS_SWITCH):
+        env.pop(key, None)  # each configuration says what it runs with; the bench's own shell does not choose
     env.update({k: v for k, v in values.items() if v is not None})
     return env
 
@@ -200,11 +213,21 @@ def wait_answering(url: str, process: subprocess.Popen[bytes], started: float, t
     raise RuntimeError(f"the server did not answer within {timeout:.0f} s")
 
 
+def slug(name: str) -> str:
+    """A configuration's name as a file name: `production (speed-ups off)` -> `production-speed-ups-off`."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def log_path(logs: Path, name: str) -> Path:
+    """Where a configuration's output goes."""
+    return logs / f"{slug(name)}.log"
+
+
 @contextmanager
 def running(name: str, command: list[str], env: dict[str, str], url: str, logs: Path) -> Iterator[Server]:
     """Start a command, wait until it answers, measure memory while it runs, stop it (the whole group) at the end."""
     logs.mkdir(parents=True, exist_ok=True)
-    log = logs / f"{name}.log"
+    log = log_path(logs, name)
     with log.open("wb") as out:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603
@@ -251,31 +274,90 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
+@dataclass(frozen=True)
+class Ports:
+    """The ports of one Guichet configuration."""
+
+    rasa: int
+    action: int
+    console: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Three ports nobody listens on right now."""
+        return cls(free_port(), free_port(), free_port())
+
+
+def guichet_command() -> list[str]:
+    """The command of every Guichet configuration, speed-ups on or off: `python -m bot run`."""
+    return [sys.executable, "-m", "bot", "run"]
+
+
+def guichet_environment(var: str, ports: Ports, *, database_url: str | None = None, redis_url: str | None = None,
+                        workers: int = 1, speedups: bool = True) -> dict[str, str]:  # fmt: skip
+    """The environment of `python -m bot run` for one configuration; speedups=False changes RASA_SPEEDUPS only."""
+    return _environment(VAR_DIR=var, RASA_PORT=str(ports.rasa), ACTION_PORT=str(ports.action),
+                        CONSOLE_PORT=str(ports.console), RASA_TOKEN=TOKEN, DATABASE_URL=database_url,
+                        REDIS_URL=redis_url, RASA_WORKERS=str(workers),
+                        **{SPEEDUPS_SWITCH: "on" if speedups else "off"})  # fmt: skip
+
+
+def speedups_mismatch(log: str, speedups: bool) -> str | None:
+    """Why a start-up log contradicts the speed-ups asked for (None when it agrees).
+
+    The rasa server logs "speed-ups off" when RASA_SPEEDUPS=off, and also when it refuses to patch a Rasa version
+    the speed-ups were not written for (a warning): Guichet measured that way would be a floor under Guichet's name.
+    """
+    says_off = SPEEDUPS_OFF_LOG in log.lower()
+    if speedups and says_off:
+        return f"started with {SPEEDUPS_SWITCH}=on, but its log says “{SPEEDUPS_OFF_LOG}”"
+    if not speedups and not says_off:
+        return f"started with {SPEEDUPS_SWITCH}=off, but its log does not say “{SPEEDUPS_OFF_LOG}”"
+    return None
+
+
 @contextmanager
 def guichet(name: str, logs: Path, *, database_url: str | None = None, redis_url: str | None = None,
-            workers: int = 1) -> Iterator[Server]:  # fmt: skip
-    """`python -m bot run` (rasa server, action server, console) on free ports with a throw-away var/ directory."""
-    rasa_port, action_port, console_port = free_port(), free_port(), free_port()
-    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as var:
-        env = _environment(VAR_DIR=var, RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-                           CONSOLE_PORT=str(console_port), RASA_TOKEN=TOKEN, DATABASE_URL=database_url,
-                           REDIS_URL=redis_url, RASA_WORKERS=str(workers))  # fmt: skip
-        command = [sys.executable, "-m", "bot", "run"]
-        with running(name, command, env, f"http://127.0.0.1:{rasa_port}", logs) as server:
+            workers: int = 1, speedups: bool = True) -> Iterator[Server]:  # fmt: skip
+    """`python -m bot run` (rasa server, action server, console) on free ports with a throw-away var/ directory.
+
+    With speedups=False it is the speed-ups-off floor: the same command and environment but RASA_SPEEDUPS=off.
+    """
+    ports = Ports.free()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{slug(name)}-") as var:
+        env = guichet_environment(var, ports, database_url=database_url, redis_url=redis_url, workers=workers,
+                                  speedups=speedups)  # fmt: skip
+        with running(name, guichet_command(), env, f"http://127.0.0.1:{ports.rasa}", logs) as server:
+            server.notes.append(f"{SPEEDUPS_SWITCH}={'on' if speedups else 'off'}")
+            problem = speedups_mismatch(server.log.read_text(errors="replace") if server.log else "", speedups)
+            if problem and speedups:  # Guichet's figures would be a floor's
+                raise RuntimeError(problem)
+            if problem:  # the environment did say off; a missing log line is reported, not fatal
+                server.notes.append(f"{WARNING}{problem}")
             yield server
 
 
+def plain_rasa_command(model: Path, credentials: Path, port: int) -> list[str]:
+    """Rasa's own `rasa run` on the model: REST channel only (credentials), no endpoints, the HTTP API on."""
+    return [sys.executable, "-m", "rasa", "run", "--model", str(model), "--credentials", str(credentials),
+            "--interface", "127.0.0.1", "--port", str(port), "--enable-api", "--auth-token", TOKEN]  # fmt: skip
+
+
+def plain_rasa_environment() -> dict[str, str]:
+    """The plain floor's environment: no database, Redis or workers of ours, and RASA_SPEEDUPS=off."""
+    return _environment(**{SPEEDUPS_SWITCH: "off"})
+
+
 @contextmanager
-def bare_rasa(model: Path, logs: Path) -> Iterator[Server]:
+def plain_rasa(model: Path, logs: Path) -> Iterator[Server]:
     """A plain `rasa run` on the same model: REST channel only, in-memory tracker, no action server."""
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="bench-bare-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-plain-") as tmp:
         credentials = Path(tmp) / "credentials.yml"
         credentials.write_text("rest:\n")
-        command = [sys.executable, "-m", "rasa", "run", "--model", str(model), "--credentials", str(credentials),
-                   "--interface", "127.0.0.1", "--port", str(port), "--enable-api", "--auth-token", TOKEN]  # fmt: skip
-        with running("bare-rasa", command, _environment(), f"http://127.0.0.1:{port}", logs) as server:
-            server.notes.append("custom actions are not run (no action server): the REST floor is NLU + dialogue")
+        with running(PLAIN_NAME, plain_rasa_command(model, credentials, port), plain_rasa_environment(),
+                     f"http://127.0.0.1:{port}", logs) as server:  # fmt: skip
+            server.notes.append("Rasa's own command; custom actions are not run (no action server)")
             yield server
 
 

@@ -7,9 +7,13 @@ Secrets have no default; nothing here is required to start the embedded default.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseSettings, Field
+from pydantic import BaseSettings, Field, validator
+
+from bot.clock import Clock, TownClock, utc_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +38,9 @@ class Settings(BaseSettings):
         default=None, description="Token of the rasa server's HTTP API; generated under var/ if unset."
     )
     action_timeout_seconds: float = 1.2
+    rasa_speedups: bool = Field(
+        default=True, description="RASA_SPEEDUPS=on|off: off runs the same bot on plain Rasa (bot/speedups/)."
+    )
 
     # Storage
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite under var/ when unset.")
@@ -43,6 +50,10 @@ class Settings(BaseSettings):
     town_name: str = "Pau"
     ticket_prefix: str = "PAU"
     timezone: str = "Europe/Paris"
+    clock_override: datetime | None = Field(
+        default=None,
+        description="For tests and demonstrations only: the town's fixed date and time (ISO, town time when naive).",
+    )
     public_url: str = "http://127.0.0.1:5005"
 
     # Channels (off until their secrets are set)
@@ -70,6 +81,11 @@ class Settings(BaseSettings):
     handoff_timeout_seconds: int = Field(default=300, description="Wait before a handoff turns to a call-back.")
     retention_days: int = 180
 
+    @validator("clock_override", pre=True)
+    def _unset_when_empty(cls, value: object) -> object:
+        """CLOCK_OVERRIDE= (empty, as in .env.example) means the real clock."""
+        return None if value == "" else value
+
     class Config:
         env_file = ROOT / ".env"
         env_file_encoding = "utf-8"
@@ -89,8 +105,17 @@ class Settings(BaseSettings):
         """Base URL of the rasa server as seen from this machine."""
         return f"http://{self.rasa_host}:{self.rasa_port}"
 
+    def town_clock(self, real: Clock = utc_now) -> TownClock:
+        """The town's clock: `real` (the system clock) in TIMEZONE, or CLOCK_OVERRIDE standing still when it is set."""
+        return TownClock(ZoneInfo(self.timezone), self.clock_override, real)
+
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read once from the environment."""
     return Settings()
+
+
+def town_now() -> datetime:
+    """Now in the town, by this process's settings: the clock the edges pass into `bot.town`."""
+    return get_settings().town_clock().now()

@@ -1,1 +1,1 @@
-"""Rasa input/output channels of Guichet (Telegram, SMS, web chat) and what they share."""
+"""Rasa input/output channels of Guichet: `rest`, `sms/`, `telegram/`, `webchat/`, and in `shared/` what they share."""

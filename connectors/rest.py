@@ -23,11 +23,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors.channel_stores import ChannelStores, dispose_after_fork
-from connectors.guard import CONTROL_CHARACTERS, Guard, SlidingWindowRateLimiter, Verdict
-from connectors.notices import Notices, load_notices
-from connectors.offers import OfferStore, buttons_from_rasa
-from connectors.sender_lanes import SenderLanes
+from connectors.shared.channel_stores import ChannelStores, dispose_after_fork
+from connectors.shared.guard import CONTROL_CHARACTERS, Guard, SlidingWindowRateLimiter, Verdict
+from connectors.shared.notices import Notices, load_notices
+from connectors.shared.offers import OfferStore, buttons_from_rasa
+from connectors.shared.sender_lanes import SenderLanes
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class RestInput(InputChannel):
         """The request handler, built from the settings on first use (at server start-up)."""
         if self._handler is None:
             from bot.settings import ROOT, get_settings
-            from connectors.channel_stores import open_channel_stores
+            from connectors.shared.channel_stores import open_channel_stores
 
             settings = get_settings()
             stores = self._stores = open_channel_stores(settings.effective_database_url)

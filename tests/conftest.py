@@ -27,3 +27,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+KINDS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test carries its kind as a marker (`pytest -m unit`), from the folder the tree mirror puts it in."""
+    for item in items:
+        parts = item.path.relative_to(item.config.rootpath).parts
+        if len(parts) > 1 and parts[0] == "tests" and parts[1] in KINDS:
+            item.add_marker(getattr(pytest.mark, parts[1]))

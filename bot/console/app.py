@@ -11,8 +11,8 @@ from sqlalchemy.engine import Engine
 from bot.console.demo import create_demo_blueprint
 from bot.console.open311 import create_open311_blueprint
 from bot.console.pages import register_console
-from bot.town.privacy.retention import purge_daily
 from bot.settings import Settings, get_settings
+from bot.town.privacy.retention import purge_daily
 from bot.town.tickets.async_store import AsyncTicketStore
 from bot.town.tickets.outbox import OutboxStore, OutboxWorker
 from bot.town.tickets.schema import create_schema
@@ -46,7 +46,7 @@ def create_app(
 
     app.ctx.tickets = store
     app.blueprint(create_open311_blueprint(store, api_key=settings.open311_api_key, timezone_name=settings.timezone))
-    app.blueprint(create_demo_blueprint(settings.public_url))
+    app.blueprint(create_demo_blueprint(settings.public_url, settings))
     register_console(app, settings, engine=store.sync.engine)
     if outbox_worker is not None:
         _run_in_background(app, outbox_worker)

@@ -8,6 +8,8 @@ import jinja2
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.settings import Settings, get_settings
+
 CONSOLE_DIR = Path(__file__).resolve().parent
 WIDGET_DIR = CONSOLE_DIR / "static" / "widget"
 TEMPLATES_DIR = CONSOLE_DIR / "templates"
@@ -22,12 +24,22 @@ def demo_page_csp(rasa_url: str) -> str:
     )
 
 
-def create_demo_blueprint(rasa_url: str, name: str = "demo_page") -> Blueprint:
-    """`/`: the demo town page embedding the widget with one script tag; `/widget/...`: the widget's files."""
+def create_demo_blueprint(rasa_url: str, settings: Settings | None = None, name: str = "demo_page") -> Blueprint:
+    """`/`: the demo town page embedding the widget with one script tag; `/widget/...`: the widget's files.
+
+    The page and the widget's privacy notice name the town and the retention period of `settings` (TOWN_NAME,
+    RETENTION_DAYS).
+    """
+    settings = settings or get_settings()
     html = (
         jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True)
         .get_template("demo.html")
-        .render(rasa_url=rasa_url, widget_base="/widget")
+        .render(
+            rasa_url=rasa_url,
+            widget_base="/widget",
+            town_name=settings.town_name,
+            retention_days=settings.retention_days,
+        )
     )
     blueprint = Blueprint(name)
 

@@ -1,7 +1,7 @@
 """Admin page: erase a citizen's data by channel identity (a right-to-erasure request received by mail or at the desk).
 
-The erasure itself is bot.town.privacy.erasure (the same as « supprimer mes données » in the conversation). The audit log
-records who erased, on which channel and how many rows, never the identity erased: it would bring back what was
+The erasure itself is bot.town.privacy.erasure (the same as « supprimer mes données » in the conversation). The audit
+log records who erased, on which channel and how many rows, never the identity erased: it would bring back what was
 just removed.
 """
 

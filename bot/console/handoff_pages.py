@@ -97,8 +97,14 @@ def register_handoff_pages(app: Sanic, console: Console, tickets: TicketStore) -
     control: ConversationControl = getattr(app.ctx, "handoff_control", None) or RasaConversationControl(
         settings.rasa_url, settings.rasa_token or _token_file(settings.var_dir / "rasa_token")
     )
+    town = settings.town_clock(real=lambda: datetime.fromtimestamp(console.clock(), timezone.utc))
     sweeper = HandoffSweeper(
-        store, tickets, control, timeout_seconds=settings.handoff_timeout_seconds, clock=console.clock
+        store,
+        tickets,
+        control,
+        timeout_seconds=settings.handoff_timeout_seconds,
+        clock=console.clock,
+        town_now=town.now,
     )
     app.blueprint(create_handoff_blueprint(console, store, control))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
+from bot.clock import utc_now
 from bot.town.tickets.async_store import AsyncTicketStore
 from bot.town.tickets.categories import PROBLEM_TYPES
 from bot.town.tickets.model import RequestQuery, TicketDraft
@@ -155,7 +156,7 @@ def create_open311_blueprint(
     *,
     api_key: str | None,
     timezone_name: str = "Europe/Paris",
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    clock: Callable[[], datetime] = utc_now,
 ) -> Blueprint:
     """The GeoReport v2 endpoints over `store`; POST needs `api_key` (disabled when it is None)."""
     zone = ZoneInfo(timezone_name)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from bot.settings import ROOT, Settings
 from bot.runtime.train import model_path
+from bot.settings import ROOT, Settings
 
 STOP_GRACE_SECONDS = 15
 READY_TIMEOUT_SECONDS = 300

@@ -9,13 +9,10 @@ Rasa 3.6 offers no setting for two behaviours a town's front desk cannot have:
   so conversations would silently vanish. Here the same wrapper is given an error callback that logs CRITICAL and
   raises: the message fails, and the channel tells the citizen the service is momentarily unavailable.
 
-It also loads DIET and TED without Rasa's one-example training step (bot/fast_load.py), and spaCy's French
-tokenizer without recompiling its giant regular expression (bot/regex_cache.py): the same weights, patterns and
-predictions, ready in a fraction of the time. `main` installs the per-message speed-ups as well (one line each, with
-the module that explains and tests it): the same answers, for less CPU.
-
-Both hardenings are put on the agent as soon as Rasa has loaded it (`rasa.core.agent.load_agent`, which serves
-start-up and model loading through the HTTP API); the command line, channels and endpoints are `rasa run`'s.
+Both hardenings are put on the agent as soon as Rasa has loaded it (`harden_agents` wraps
+`rasa.core.agent.load_agent`, which serves start-up and model loading through the HTTP API); they are behaviour,
+not speed, and stay whatever RASA_SPEEDUPS says. `main` then installs the server's speed-ups (`bot.speedups`, when
+RASA_SPEEDUPS is on); the command line, channels and endpoints are `rasa run`'s.
 """
 
 from __future__ import annotations
@@ -67,11 +64,10 @@ def unavailable_answer(tell: bool = True) -> dict[str, Any]:
 
 
 def action_call_body(call: Any) -> str:
-    """The JSON of an action call (the whole conversation so far): ujson, about three times faster than json here.
+    """The JSON of an action call (the whole conversation so far), encoded with ujson, several times faster than json.
 
-    Encoding it was a twentieth of a rasa worker's CPU under load (py-spy, ad hoc). The JSON is the same document
-    (ujson escapes "/" as "\\/", which JSON allows); what ujson cannot encode (integers beyond 64 bits) goes
-    through json as before.
+    The JSON is the same document (ujson escapes "/" as "\\/", which JSON allows); what ujson cannot encode
+    (integers beyond 64 bits) goes through json.
     """
     try:
         return str(ujson.dumps(call))
@@ -183,7 +179,7 @@ def harden_agent(agent: Agent, timeout_seconds: float) -> Agent:
     return agent
 
 
-def install(timeout_seconds: float) -> None:
+def harden_agents(timeout_seconds: float) -> None:
     """Harden every agent Rasa loads in this process (idempotent)."""
     import rasa.core.agent as agent_module
 
@@ -199,24 +195,28 @@ def install(timeout_seconds: float) -> None:
     agent_module.load_agent = load_hardened_agent
 
 
+def show_start_up_lines(start_up_logger: logging.Logger) -> None:
+    """Print this logger's lines to stderr from now on: they are written before Rasa configures logging."""
+    if not any(getattr(handler, "guichet_start_up", False) for handler in start_up_logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s - %(message)s"))
+        handler.guichet_start_up = True  # type: ignore[attr-defined]
+        start_up_logger.addHandler(handler)
+    start_up_logger.setLevel(logging.INFO)
+    start_up_logger.propagate = False
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened."""
+    """Run `rasa` with these arguments (e.g. `run --model ...`), every loaded agent hardened, speed-ups as set."""
     from rasa.__main__ import main as rasa_main
 
-    from bot.speedups import action_validation, dialogue_states, domain_checks, event_types, fast_load, graph_runner, nlu_batching, regex_cache, rule_lookup, sparse_features
+    from bot import speedups
     from bot.settings import get_settings
 
-    regex_cache.install()  # spaCy's French tokenizer compiles a 1.4 MB regex: once per installation, not per start
-    install(get_settings().action_timeout_seconds)
-    fast_load.install()  # DIET and TED get their weights without tracing a training step: start-up in seconds
-    action_validation.install()  # Rasa re-compiles the action answer schema on every call: tens of ms each
-    event_types.install()  # Rasa walks every Event subclass to read each event: once per type name instead
-    graph_runner.install()  # Rasa has dask schedule its unchanging graphs again for every message
-    dialogue_states.install()  # each policy replayed the whole conversation to get its states: once per tracker now
-    nlu_batching.install()  # messages that reach the NLU together: one pipeline run, one DIET call
-    domain_checks.install()  # Rasa serialises the whole domain on every message to see whether it is empty
-    rule_lookup.install()  # RulePolicy filtered every rule against the conversation on every prediction: once per state
-    sparse_features.install()  # a message's sparse features joined in one step, not one scipy hstack per featurizer
+    settings = get_settings()
+    harden_agents(settings.action_timeout_seconds)
+    show_start_up_lines(logging.getLogger("bot.speedups"))
+    speedups.install_all(settings.rasa_speedups, speedups.server_speedups())
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()
 

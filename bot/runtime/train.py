@@ -97,15 +97,14 @@ def train(models_dir: Path, root: Path = ROOT, force: bool = False) -> bool:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run `rasa` with these arguments (e.g. `train --config ...`) after installing the speed-ups."""
-    gc.set_threshold(*GC_THRESHOLDS)
+    """Run `rasa` with these arguments (e.g. `train --config ...`), the training speed-ups installed as set."""
     from rasa.__main__ import main as rasa_main
 
-    from bot.speedups import fast_batches, regex_cache
+    from bot import speedups
+    from bot.settings import get_settings
 
-    regex_cache.install()
-    fast_batches.install()
-    fast_batches.install_single_trace()
+    if speedups.install_all(get_settings().rasa_speedups, speedups.training_speedups()):
+        gc.set_threshold(*GC_THRESHOLDS)
     sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
     rasa_main()  # leaves through sys.exit with an error code when training fails
 

@@ -1,15 +1,13 @@
 """Custom action answers checked against a JSON schema compiled once per process, not once per call.
 
-Rasa 3.6 checks every answer of the action server with `jsonschema.validate(result, schema)`, which first checks
-the schema itself against its meta-schema and builds a new validator: tens of milliseconds of CPU for each custom
-action (measured 46 ms on a busy two-core machine), more than the rest of a catalog turn. The same schema, compiled
-once, validates in well under a millisecond with the same errors. `install()` is called by `bot.runtime.server`.
+Replaces `RemoteAction._validate_action_result`. Rasa 3.6 checks every answer of the action server with
+`jsonschema.validate(result, schema)`, which first checks the schema against its meta-schema and builds a new
+validator each time: more CPU than the rest of a catalog turn. Here the schema is compiled once.
 
-Even compiled, the schema checks every event against each of its 23 event formats (`oneOf`): 0.6 ms for a typical
-answer (ad-hoc), a twentieth of a catalog turn. Each format fixes the event's `event` name, so an event can only
-match the one named by its own `event`: the answer is first checked that way (the schema without `oneOf`, then
-each event against its own format). What passes is exactly what the whole schema accepts; anything else goes
-through the whole schema, which decides and explains as Rasa would (tests/unit/speedups/test_action_validation.py).
+Even compiled, the schema checks every event against each of its 23 event formats (`oneOf`). Each format fixes the
+event's `event` name, so an event can only match the one named by its own `event`: the answer is first checked that
+way (the schema without `oneOf`, then each event against its own format). What passes is exactly what the whole
+schema accepts; anything else goes through the whole schema, which decides and explains as Rasa would.
 """
 
 from __future__ import annotations
@@ -22,6 +20,10 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+
+from bot.speedups._patching import replace
+
+TARGETS = ("rasa.core.actions.action.RemoteAction._validate_action_result",)
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,5 +76,5 @@ def validate_action_result(action: RemoteAction, result: dict[str, Any]) -> bool
 
 
 def install() -> None:
-    """Make every RemoteAction of this process validate with the compiled schema (idempotent)."""
-    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    """Make every RemoteAction of this process validate with the compiled schema."""
+    replace(RemoteAction, "_validate_action_result", lambda rasa_validate: validate_action_result, by=__name__)

@@ -1,13 +1,11 @@
 """Rasa's training batches built with whole-array operations instead of one small array per example.
 
-DIET and TED get each training batch from `RasaDataGenerator.prepare_batch`, which turns the features of every
-example into arrays one example (TED: one dialogue turn) at a time: `np.vstack` of three small arrays per sparse
-matrix, one slice assignment per dense sequence, and for TED a running sum recomputed for every turn. Measured
-during a full training (the generator timed in-process): 32 s of Python for 1,313 batches, and for TED more than
-half of each epoch's time. The functions here return the same arrays (same values, same order, same dtypes;
-tests/unit/speedups/test_fast_batches.py compares them with Rasa's on ragged, empty and "fake" inputs) from a few
-concatenations, so the model trained is the same. `install()` replaces Rasa's four static methods in this process;
-`bot.runtime.train` calls it (and `install_single_trace()`, below).
+Replaces four static methods of `RasaDataGenerator`. DIET and TED get each training batch from
+`RasaDataGenerator.prepare_batch`, which turns the features of every example into arrays one example (TED: one
+dialogue turn) at a time: `np.vstack` of three small arrays per sparse matrix, one slice assignment per dense
+sequence, and for TED a running sum recomputed for every turn. The functions here return the same arrays (same
+values, same order, same dtypes, on ragged, empty and "fake" inputs too) from a few concatenations, so the model
+trained is the same.
 """
 
 from __future__ import annotations
@@ -18,31 +16,32 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
-_RASA: dict[str, Any] = {}  # Rasa's replaced batch methods, by name
-_RASA_FIT: list[Any] = []  # RasaModel.fit before install_single_trace()
+from bot.speedups._patching import original, replace
+
+TARGETS = tuple(
+    f"rasa.utils.tensorflow.data_generator.RasaDataGenerator.{name}"
+    for name in ("_scipy_matrix_to_values", "_4d_scipy_matrix_to_values", "_pad_dense_data", "_pad_4d_dense_data")
+)
 
 
 def install() -> None:
-    """Make Rasa's batch generator use the functions below (idempotent)."""
+    """Make Rasa's batch generator use the functions below."""
     from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 
-    if _RASA:
-        return
     for name, replacement in (
         ("_scipy_matrix_to_values", scipy_matrix_to_values),
         ("_4d_scipy_matrix_to_values", scipy_matrix_to_values_4d),
         ("_pad_dense_data", pad_dense_data),
         ("_pad_4d_dense_data", pad_dense_data_4d),
     ):
-        _RASA[name] = RasaDataGenerator.__dict__[name].__func__
-        setattr(RasaDataGenerator, name, staticmethod(replacement))
+        replace(RasaDataGenerator, name, lambda rasa_method, ours=replacement: ours, by=__name__)
 
 
 def rasa_original(name: str) -> Any:
     """Rasa's own implementation of one of the replaced methods (for comparisons)."""
     from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 
-    return _RASA.get(name) or RasaDataGenerator.__dict__[name].__func__
+    return original(RasaDataGenerator, name)
 
 
 def scipy_matrix_to_values(array_of_sparse: Any) -> list[np.ndarray]:
@@ -110,43 +109,3 @@ def _padded(sequences: list[np.ndarray], number_of_features: int, dtype: Any) ->
     padded = np.zeros((len(sequences), int(lengths.max()), number_of_features), dtype=dtype)
     padded[np.arange(padded.shape[1]) < lengths[:, None]] = np.concatenate(sequences)
     return padded.astype(np.float32)
-
-
-def install_single_trace() -> None:
-    """Make Keras trace a RasaModel's training step once instead of twice (idempotent).
-
-    A `tf.function` whose first call creates variables is traced twice: once creating them, once more for every
-    later call. Keras' training step creates the layers' weights and the optimizer's slots on its first call, so
-    DIET's and TED's training graphs (forward pass, CRF, gradients) are traced twice: 10-12 s for DIET. Here the
-    weights are created before `fit` by one forward pass in eager mode (not training, so no dropout draws), and
-    the optimizer's slots by `optimizer.build`; the first trace then creates nothing and is the one used. The
-    initial values come from the same seeded initializers in the same order, and the traced graph is the same, so
-    the trained model is the same (same losses, same predictions: checked on full trainings).
-    """
-    from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
-    from rasa.utils.tensorflow.models import RasaModel
-
-    if _RASA_FIT:
-        return
-    _RASA_FIT.append(RasaModel.fit)
-
-    def fit(self: Any, x: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(x, RasaBatchDataGenerator) and not self.run_eagerly and len(x) > 0:
-            build_for_training(self, x[0][0])
-        return _RASA_FIT[0](self, x, *args, **kwargs)
-
-    RasaModel.fit = fit  # type: ignore[method-assign]
-
-
-def build_for_training(model: Any, batch_in: Any) -> None:
-    """Create the model's weights (one eager forward pass) and its optimizer's slots, before any tracing."""
-    if getattr(model, "guichet_built_for_training", False):
-        return
-    phase = model._training
-    model._training = None  # not training: the forward pass draws no dropout
-    try:
-        model.batch_loss(batch_in)
-    finally:
-        model._training = phase
-    model.optimizer.build(model.trainable_variables)
-    model.guichet_built_for_training = True

@@ -1,15 +1,15 @@
 """Faster start-up: Rasa's TensorFlow models get their weights without tracing a training step first.
 
-`RasaModel.load` (DIET, TED) builds a model's variables by fitting it on one example: Keras traces the whole
-training graph (losses, CRF, gradients, optimizer) only to throw it away. Measured with py-spy, that is three
-quarters of a rasa server's start-up. Here the variables are built by one eager prediction instead, the trained
-weights are restored into them, and the prediction graph is traced once, as Rasa does. Variables that only training
-uses are never created, so their values stay in the checkpoint (`expect_partial`). Models loaded for fine-tuning
-keep Rasa's own path. Predictions are identical to a normal load (tests/integration/speedups/test_fast_load.py).
+Replaces `RasaModel.load`. Rasa's loading (DIET, TED) builds a model's variables by fitting it on one example:
+Keras traces the whole training graph (losses, CRF, gradients, optimizer) only to throw it away, most of a rasa
+server's start-up. Here the variables are built by one eager prediction instead, the trained weights are restored
+into them, and the prediction graph is traced once, as Rasa does. Variables that only training uses are never
+created, so their values stay in the checkpoint (`expect_partial`). Models loaded for fine-tuning keep Rasa's own
+path. Predictions are identical to a normal load.
 
 The prediction step is then called through its one concrete function (`FlatPredictStep`): a `tf.function` checks
-and converts its nested arguments against the signature and looks its graph up on every call, a third of the
-time of DIET's call for one message (ad-hoc timing: 4.6 -> 3.0 ms per call); the graph run is the same.
+and converts its nested arguments against the signature and looks its graph up on every call; the graph run is the
+same.
 """
 
 from __future__ import annotations
@@ -18,16 +18,23 @@ import functools
 import logging
 from typing import Any
 
+from bot.speedups._patching import replace
+
 logger = logging.getLogger(__name__)
+
+TARGETS = ("rasa.utils.tensorflow.models.RasaModel.load",)
 
 
 def install() -> None:
-    """Make every RasaModel in this process load the fast way (idempotent)."""
+    """Make every RasaModel in this process load the fast way."""
     from rasa.utils.tensorflow.models import RasaModel
 
-    if getattr(RasaModel.load, "guichet_fast", False):
-        return
-    original = RasaModel.load.__func__  # type: ignore[attr-defined]
+    replace(RasaModel, "load", loading_for_prediction, by=__name__)
+
+
+def loading_for_prediction(original: Any) -> Any:
+    """Rasa's `RasaModel.load`, except that a model loaded to predict is loaded by `load_for_prediction`."""
+    from rasa.utils.tensorflow.models import RasaModel
 
     @functools.wraps(original)
     def load(
@@ -44,8 +51,7 @@ def install() -> None:
                             *args, **kwargs)  # fmt: skip
         return load_for_prediction(cls, model_file_name, predict_data_example, *args, **kwargs)
 
-    load.guichet_fast = True  # type: ignore[attr-defined]
-    RasaModel.load = classmethod(load)  # type: ignore[assignment, method-assign]
+    return load
 
 
 def load_for_prediction(cls: Any, model_file_name: str, predict_data_example: Any, *args: Any, **kwargs: Any) -> Any:
@@ -74,8 +80,8 @@ def prediction_function(model: Any, predict_data_example: Any) -> Any:
 
     AutoGraph rewrites the Python source of the step (its `if` and `for`) into graph operations before tracing; in
     Rasa's prediction steps these only ever test Python values (which features a model has, its configuration), so
-    AutoGraph falls back to plain Python for every one of them and the rewrite is pure start-up cost: about 5 of the
-    9 seconds the two models take to trace. The traced graph is the same (tests/integration/speedups/test_fast_load.py).
+    AutoGraph falls back to plain Python for every one of them and the rewrite is pure start-up cost. The traced
+    graph is the same.
     """
     import tensorflow as tf
     from rasa.utils.train_utils import create_data_generators
@@ -92,8 +98,7 @@ class FlatPredictStep:
     Rasa's batches are flat tuples of arrays whose signature has a `None` for every dimension, so the step has a
     single concrete function. The arrays are converted to the signature's dtypes and handed to that function
     directly, skipping `tf.function`'s per-call argument canonicalisation and graph lookup; the outputs are the
-    same tensors (tests/integration/speedups/test_fast_load.py). A batch of another length goes through the `tf.function`
-    itself, which raises its usual error.
+    same tensors. A batch of another length goes through the `tf.function` itself, which raises its usual error.
     """
 
     def __init__(self, step: Any) -> None:

@@ -1,13 +1,12 @@
 """Rasa's prediction graphs run in the order dask chose for them, without asking dask again on every message.
 
-Rasa 3.6 runs each message's graphs (the NLU pipeline, then the policies for every action it predicts) through
-dask: for every run it rebuilds the graph, has `dask.order` rank the nodes and schedules them one by one. The graphs
-never change between messages, so neither does that order. Measured ad hoc on the trained model (two cores, one
-thread): 0.7 ms of scheduling on a 6 ms NLU run and 0.36 ms on a 1.6 ms policy run, about 1.5 ms of each message.
+Replaces `DaskGraphRunner.run`. Rasa 3.6 runs each message's graphs (the NLU pipeline, then the policies for every
+action it predicts) through dask: for every run it rebuilds the graph, has `dask.order` rank the nodes and schedules
+them one by one. The graphs never change between messages, so neither does that order.
 
 The first run with a given set of targets and inputs goes through dask and records the order in which dask called
 the nodes; later runs call the same nodes in that order with the same arguments (each node gets the outputs of the
-nodes it needs, as dask hands them over). Outputs are identical (tests/integration/speedups/test_graph_runner.py).
+nodes it needs, as dask hands them over). Outputs are identical.
 """
 
 from __future__ import annotations
@@ -17,6 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from rasa.engine.exceptions import GraphRunError
+
+from bot.speedups._patching import replace
+
+TARGETS = ("rasa.engine.runner.dask.DaskGraphRunner.run",)
 
 # Per runner: (targets, input names) -> the nodes to call, in order, each with the names of what it needs.
 Plan = tuple[tuple[str, tuple[str, ...]], ...]
@@ -35,12 +38,15 @@ class _Recorder:
 
 
 def install() -> None:
-    """Make every DaskGraphRunner of this process replay dask's order after its first run (idempotent)."""
+    """Make every DaskGraphRunner of this process replay dask's order after its first run."""
     from rasa.engine.runner.dask import DaskGraphRunner
 
-    if getattr(DaskGraphRunner.run, "guichet_replay", False):
-        return
-    dask_run = DaskGraphRunner.run
+    replace(DaskGraphRunner, "run", replaying, by=__name__)
+
+
+def replaying(dask_run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Dask's `run` the first time for given targets and inputs, its recorded order afterwards."""
+    from rasa.engine.runner.dask import DaskGraphRunner
 
     @functools.wraps(dask_run)
     def run(
@@ -55,8 +61,7 @@ def install() -> None:
             return result
         return _replay(self, plan, inputs, run_targets)
 
-    run.guichet_replay = True  # type: ignore[attr-defined]
-    DaskGraphRunner.run = run  # type: ignore[method-assign]
+    return run
 
 
 def _first_run(runner: Any, dask_run: Callable[..., dict[str, Any]], inputs: dict[str, Any] | None,

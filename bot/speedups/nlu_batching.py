@@ -1,18 +1,19 @@
 """Messages that reach the NLU together are understood together: one pipeline run, one DIET call for all of them.
 
-Under load, a rasa process has several conversations in flight; while one message holds the CPU, others come back
-from the tracker store and wait for their turn of the event loop. Rasa 3.6 then parses them one by one, and DIET
-runs its TensorFlow graph once per message, although the graph costs about the same for a few messages as for one
-(ad-hoc timing on the trained model, CPU per message: 5.9 ms alone, 3.9 ms in twos, 3.0 in fours, 2.3 in eights).
+Replaces `MessageProcessor.parse_message` and `.fetch_tracker_and_update_session`, `DIETClassifier.process` and
+`CountVectorsFeaturizer.process`. Under load, a rasa process has several conversations in flight; while one message
+holds the CPU, others come back from the tracker store and wait for their turn of the event loop. Rasa 3.6 then
+parses them one by one, and DIET runs its TensorFlow graph once per message, although the graph costs about the
+same for a few messages as for one.
 
 Here a message's parse waits for the end of the event loop's current turn, and a little longer (MAX_WAIT_SECONDS at
 most) while other messages of the process are reading their conversation from the store, the step just before their
 parse; every message waiting then goes through the NLU graph in one run, DIET predicts them in one batch, and each
 count vectorizer featurizes them in two calls instead of two per message. A message alone (one conversation, a quiet
 hour) is parsed at once, as before. Results are Rasa's own: DIET's batch slices each message's outputs back to its own
-length, so intents, rankings and entities are those of a message parsed alone (confidences equal to float rounding;
-tests/integration/speedups/test_nlu_batching.py). A batch that fails is parsed again message by message, so that each message
-gets its own result or its own error, as without batching.
+length, so intents, rankings and entities are those of a message parsed alone (confidences equal to float
+rounding). A batch that fails is parsed again message by message, so that each message gets its own result or its
+own error, as without batching.
 
 Batching applies only when no node of the NLU graph reads the conversation (the tracker): the batch runs with one
 conversation's tracker. Rasa's default NLU components never read it; a pipeline that does is parsed one by one.
@@ -24,6 +25,7 @@ import asyncio
 import copy
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,11 +47,19 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.utils.tensorflow.constants import ENTITY_RECOGNITION, INTENT_CLASSIFICATION
 
+from bot.speedups._patching import replace
+
 logger = logging.getLogger(__name__)
 structlogger = structlog.get_logger()
 
 # A batch waits for messages of the same process that are reading their conversation (their parse comes next), at
 # most this long after its first message; the event loop serves other conversations meanwhile.
+TARGETS = (
+    "rasa.core.processor.MessageProcessor.parse_message",
+    "rasa.core.processor.MessageProcessor.fetch_tracker_and_update_session",
+    "rasa.nlu.classifiers.diet_classifier.DIETClassifier.process",
+    "rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer.CountVectorsFeaturizer.process",
+)
 MAX_WAIT_SECONDS = 0.004
 POLL_SECONDS = 0.0005
 BATCHER_ATTRIBUTE = "_guichet_nlu_batcher"
@@ -213,11 +223,15 @@ def _one_message(outputs: dict[str, Any], index: int, length: int) -> dict[str, 
 
 
 def install() -> None:
-    """Batch the NLU of messages that arrive together, in every processor and DIET of this process (idempotent)."""
-    if getattr(MessageProcessor.parse_message, "guichet_batched", False):
-        return
-    original_parse = MessageProcessor.parse_message
-    original_process = DIETClassifier.process
+    """Batch the NLU of messages that arrive together, in every processor and DIET of this process."""
+    replace(MessageProcessor, "parse_message", batched_parse, by=__name__)
+    replace(MessageProcessor, "fetch_tracker_and_update_session", counted_fetch, by=__name__)
+    replace(DIETClassifier, "process", batched_diet, by=__name__)
+    replace(CountVectorsFeaturizer, "process", batched_count, by=__name__)
+
+
+def batched_parse(original_parse: Callable[..., Any]) -> Callable[..., Any]:
+    """Rasa's `parse_message`, the NLU itself run in a batch with the messages that wait beside this one."""
 
     @functools.wraps(original_parse)
     async def parse_message(
@@ -242,6 +256,12 @@ def install() -> None:
         self._check_for_unseen_features(parse_data)
         return parse_data
 
+    return parse_message
+
+
+def batched_diet(original_process: Callable[..., Any]) -> Callable[..., Any]:
+    """DIET's `process`, several messages predicted in one TensorFlow call."""
+
     @functools.wraps(original_process)
     def process(self: DIETClassifier, messages: list[Any]) -> list[Any]:
         if len(messages) < 2 or self._execution_context.should_add_diagnostic_data:
@@ -253,7 +273,11 @@ def install() -> None:
             _apply(self, message, out)
         return messages
 
-    original_fetch = MessageProcessor.fetch_tracker_and_update_session
+    return process
+
+
+def counted_fetch(original_fetch: Callable[..., Any]) -> Callable[..., Any]:
+    """Rasa's `fetch_tracker_and_update_session`, counted so that a batch knows who is about to parse."""
 
     @functools.wraps(original_fetch)
     async def fetch_tracker_and_update_session(self: MessageProcessor, *args: Any, **kwargs: Any) -> Any:
@@ -266,7 +290,11 @@ def install() -> None:
             if batcher.loop is loop:
                 batcher.fetching -= 1
 
-    original_count = CountVectorsFeaturizer.process
+    return fetch_tracker_and_update_session
+
+
+def batched_count(original_count: Callable[..., Any]) -> Callable[..., Any]:
+    """A count vectorizer's `process`, a batch featurized in two vectorizer calls."""
 
     @functools.wraps(original_count)
     def count(self: CountVectorsFeaturizer, messages: list[Any]) -> list[Any]:
@@ -276,11 +304,7 @@ def install() -> None:
             count_together(self, attribute, messages)
         return messages
 
-    parse_message.guichet_batched = True  # type: ignore[attr-defined]
-    CountVectorsFeaturizer.process = count  # type: ignore[method-assign]
-    MessageProcessor.fetch_tracker_and_update_session = fetch_tracker_and_update_session  # type: ignore[method-assign]
-    MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
-    DIETClassifier.process = process  # type: ignore[method-assign]
+    return count
 
 
 def count_together(featurizer: CountVectorsFeaturizer, attribute: str, messages: list[Any]) -> None:

@@ -2,14 +2,15 @@
 
 spaCy's French tokenizer builds one regular expression of 1.4 million characters out of its hyphenated exceptions
 (`spacy/lang/fr/tokenizer_exceptions.py`, TOKEN_MATCH) when the language is first loaded. Python's `re` parses and
-compiles it in pure Python: 4 to 6 seconds of every start of a rasa server, a sixth of its start-up. The compiled
+compiles it in pure Python, seconds of every start of a rasa server or of a training. The compiled
 form (the opcode list `_sre` executes) depends only on the pattern, its flags and the Python version, so it is
 kept in a file under the virtualenv and handed straight to `_sre.compile` on the next start (a few milliseconds):
 the same compiled pattern object, built without the parsing.
 
 Only patterns longer than GIANT_PATTERN_CHARS go through the cache; every other `re.compile` is untouched. A cache
 that cannot be read or written (read-only installation, damaged file) is ignored: the pattern is compiled as usual.
-`install()` is called by `bot.runtime.server`; `python -m bot.speedups.regex_cache` fills the cache (`make install` runs it).
+Replaces `sre_compile.compile` (what `re.compile` calls); `python -m bot.speedups.regex_cache` fills the cache
+(`make install` runs it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bot.speedups._patching import replace
+
 logger = logging.getLogger(__name__)
+
+TARGETS = ("sre_compile.compile",)
 
 GIANT_PATTERN_CHARS = 100_000
 CACHE_DIR = Path(sys.prefix) / "var" / "guichet-regex"
@@ -72,7 +77,7 @@ def _store(path: Path, parts: tuple[Any, ...]) -> None:
 def compile_cached(pattern: Any, flags: int = 0, directory: Path = CACHE_DIR) -> Any:
     """`sre_compile.compile`, with the compiled form of giant string patterns kept in `directory`."""
     if not isinstance(pattern, str) or len(pattern) < GIANT_PATTERN_CHARS:
-        return _ORIGINAL_COMPILE(pattern, flags)
+        return _PYTHON_COMPILE(pattern, flags)
     path = cache_file(pattern, flags, directory)
     parts = _load(path)
     if parts is not None:
@@ -85,12 +90,12 @@ def compile_cached(pattern: Any, flags: int = 0, directory: Path = CACHE_DIR) ->
     return _sre.compile(pattern, *parts)
 
 
-_ORIGINAL_COMPILE = sre_compile.compile
+_PYTHON_COMPILE = sre_compile.compile  # this module is imported before it installs itself
 
 
 def install() -> None:
-    """Route `re.compile` of giant patterns through the cache, in this process (idempotent)."""
-    sre_compile.compile = compile_cached  # type: ignore[assignment]
+    """Route `re.compile` of giant patterns through the cache, in this process."""
+    replace(sre_compile, "compile", lambda python_compile: compile_cached, by=__name__)
 
 
 def warm() -> None:

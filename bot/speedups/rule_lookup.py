@@ -1,32 +1,37 @@
 """The rules that fit a dialogue state, looked up once per state instead of on every prediction.
 
-RulePolicy predicts at least twice per message (the answer, then `action_listen`). Each time it filters every
-learned rule against the conversation's last turns (`_get_possible_keys`: each rule key parsed back into states and
-compared turn by turn), about a fifteenth of a rasa worker's main thread under load (py-spy, ad hoc). The result only
-depends on the rules and on the states, and a town's conversations go through the same states again and again: the
-keys that fit are kept per (rules, states), in a bounded LRU per policy and process. Rules do not change while a
-server runs (the lookup is built by training); the cache is installed only by the rasa server. Predictions are
-Rasa's (tests/integration/speedups/test_rule_lookup.py). Nothing personal is kept: the states are intent, entity, slot and
-action names with featurized slot values.
+Replaces `RulePolicy._get_possible_keys`. RulePolicy predicts at least twice per message (the answer, then
+`action_listen`); each time it filters every learned rule against the conversation's last turns (each rule key
+parsed back into states and compared turn by turn). The result only depends on the rules and on the states, and a
+town's conversations go through the same states again and again: the keys that fit are kept per (rules, states), in
+a bounded LRU per policy and process. Rules do not change while a server runs (the lookup is built by training).
+Nothing personal is kept: the states are intent, entity, slot and action names with featurized slot values.
 """
 
 from __future__ import annotations
 
 import functools
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from rasa.core.policies.rule_policy import RulePolicy
+
+from bot.speedups._patching import replace
+
+TARGETS = ("rasa.core.policies.rule_policy.RulePolicy._get_possible_keys",)
 
 CACHE_ATTRIBUTE = "_guichet_rule_keys"
 CACHE_SIZE = 2048
 
 
 def install() -> None:
-    """Remember, per RulePolicy of this process, which rules fit a dialogue state (idempotent)."""
-    original = RulePolicy._get_possible_keys
-    if getattr(original, "guichet_remembered", False):
-        return
+    """Remember, per RulePolicy of this process, which rules fit a dialogue state."""
+    replace(RulePolicy, "_get_possible_keys", remembered, by=__name__)
+
+
+def remembered(original: Callable[..., set[str]]) -> Callable[..., set[str]]:
+    """Rasa's `_get_possible_keys`, its answers kept per (rules, states) on the policy."""
 
     @functools.wraps(original)
     def get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[Any]) -> set[str]:
@@ -43,5 +48,4 @@ def install() -> None:
             cache.popitem(last=False)
         return set(keys)
 
-    get_possible_keys.guichet_remembered = True  # type: ignore[attr-defined]
-    RulePolicy._get_possible_keys = get_possible_keys  # type: ignore[method-assign]
+    return get_possible_keys

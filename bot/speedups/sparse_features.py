@@ -1,17 +1,17 @@
 """A message's sparse features put side by side in one step, instead of one scipy `hstack` per featurizer.
 
-Before DIET predicts, Rasa 3.6 joins the sparse features of each featurizer (regex, lexical and syntactic, the two
-count vectorizers) into one matrix, for the tokens and again for the sentence: it deep-copies the first matrix, then
-calls `scipy.sparse.hstack` once per other featurizer. Each `hstack` goes through scipy's general block-matrix
-builder (about 0.16 ms for these small matrices); under load that was a fifteenth of a rasa worker's main thread
-(py-spy, ad hoc). When every part is a COO matrix, as the featurizers make them, the joined matrix is the same
-concatenation of their entries, column indices shifted: it is built here in one go (about 0.04 ms). Same matrix,
-same entries in the same order, same dtypes (tests/unit/speedups/test_sparse_features.py); anything else goes Rasa's way.
+Replaces `Message._combine_features`. Before DIET predicts, Rasa 3.6 joins the sparse features of each featurizer
+(regex, lexical and syntactic, the two count vectorizers) into one matrix, for the tokens and again for the
+sentence: it deep-copies the first matrix, then calls `scipy.sparse.hstack` (scipy's general block-matrix builder)
+once per other featurizer. When every part is a COO matrix, as the featurizers make them, the joined matrix is the
+same concatenation of their entries, column indices shifted: it is built here in one go. Same matrix, same entries
+in the same order, same dtypes; anything else goes Rasa's way.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,10 @@ import scipy.sparse
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse._sputils import get_index_dtype, upcast
+
+from bot.speedups._patching import replace
+
+TARGETS = ("rasa.shared.nlu.training_data.message.Message._combine_features",)
 
 
 def side_by_side(matrices: list[scipy.sparse.coo_matrix]) -> scipy.sparse.coo_matrix:
@@ -50,15 +54,16 @@ def combined(features: list[Features], featurizers: list[str]) -> Features | Non
 
 
 def install() -> None:
-    """Join sparse features in one step in this process (idempotent)."""
-    original = Message._combine_features
-    if getattr(original, "guichet_one_step", False):
-        return
+    """Join sparse features in one step in this process."""
+    replace(Message, "_combine_features", in_one_step, by=__name__)
+
+
+def in_one_step(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Rasa's `_combine_features`, sparse COO parts joined by `combined`."""
 
     @functools.wraps(original)
     def combine_features(features: list[Features], featurizers: list[str]) -> Any:
         joined = combined(features, featurizers)
         return original(features, featurizers) if joined is None else joined
 
-    combine_features.guichet_one_step = True  # type: ignore[attr-defined]
-    Message._combine_features = staticmethod(combine_features)  # type: ignore[method-assign, assignment]
+    return combine_features

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ import httpx
 from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table, select, update
 from sqlalchemy.engine import Engine
 
-from bot.town.catalog import PARIS, Catalog, HolidayCalendar, french_holidays, status_at
 from bot.db import create_tables, read_transaction, write_transaction
+from bot.town.catalog import PARIS, Catalog, HolidayCalendar, french_holidays, status_at
 from bot.town.tickets.model import TicketDraft
 from bot.town.tickets.store import TicketStore
 
@@ -34,7 +33,6 @@ CALLBACK_BUSINESS_DAYS = 2  # « un agent vous répondra sous 2 jours ouvrés »
 CALLBACK_CATEGORY = "autre"
 CALLBACK_DESCRIPTION = "Demande de rappel"
 UPDATE_INTENT = "EXTERNAL_handoff_update"  # tells the citizen how the handoff ended (action_handoff_update)
-FAKE_NOW_VARIABLE = "GUICHET_FAKE_NOW"
 OPEN_STATUSES = ("waiting", "taken")
 
 metadata = MetaData()
@@ -211,15 +209,6 @@ class HandoffStore:
 # --- when a person can answer, and when a call-back is due ------------------------------------------------
 
 
-def town_now() -> datetime:
-    """Now in Europe/Paris, or GUICHET_FAKE_NOW (an ISO datetime, for demonstrations and end-to-end tests)."""
-    fake = os.environ.get(FAKE_NOW_VARIABLE)
-    if fake:
-        moment = datetime.fromisoformat(fake)
-        return (moment if moment.tzinfo else moment.replace(tzinfo=PARIS)).astimezone(PARIS)
-    return datetime.now(PARIS)
-
-
 def staff_available(catalog: Catalog, now: datetime, calendar: HolidayCalendar | None = None) -> bool:
     """Whether the town hall is open at `now`, so a person can take the conversation."""
     return status_at(catalog.service(TOWN_HALL), now, calendar).is_open
@@ -355,12 +344,14 @@ class HandoffSweeper:
         *,
         timeout_seconds: float,
         clock: Callable[[], float] = time.time,
+        town_now: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
         self.tickets = tickets
         self.control = control
         self.timeout_seconds = timeout_seconds
-        self.clock = clock
+        self.clock = clock  # epoch seconds, like the requests' times: when a request has waited too long
+        self.town_now = town_now or (lambda: datetime.fromtimestamp(self.clock(), timezone.utc))  # the call-back day
 
     async def run_once(self) -> list[HandoffRequest]:
         """Expire overdue requests, write their tickets, resume their conversations; returns those finished now."""
@@ -379,8 +370,8 @@ class HandoffSweeper:
         return finished
 
     def _write_ticket(self, request: HandoffRequest) -> None:
-        now = datetime.fromtimestamp(self.clock(), timezone.utc)
-        draft = callback_draft(request.channel, request.sender_id, f"handoff:{request.id}", callback_due(now))
+        due = callback_due(self.town_now())
+        draft = callback_draft(request.channel, request.sender_id, f"handoff:{request.id}", due)
         self.store.set_callback(request.id, self.tickets.create_ticket(draft).ref)
 
     async def run_forever(self, stop: asyncio.Event, *, interval_seconds: float = 5.0) -> None:

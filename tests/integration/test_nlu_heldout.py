@@ -6,7 +6,7 @@ import pytest
 from rasa.core.agent import Agent
 
 from bench.nlu_eval import evaluate, load_examples
-from bot.runtime.components.nlu import fold
+from bot.runtime.components.nonsense_guard import fold
 from bot.runtime.train import training_files
 
 pytestmark = pytest.mark.model

@@ -1,17 +1,17 @@
-"""TED that remembers its predictions per dialogue state.
+"""TED that remembers its predictions per dialogue state (a speed-up: on only while `bot.speedups.active()`).
 
 TED (Rasa's transformer dialogue policy) runs at least twice per message (the action that answers, then
-`action_listen`), a few milliseconds of TensorFlow each time: before this cache it was the largest share of a turn
-in `make bench`'s profile (32 %). Its input is only the featurized dialogue state: the last `max_history` turns
-of intents, entity names, slots, active loop and previous actions, exactly what `prediction_states` returns. The
-same state gives the same prediction, and a town's conversations go through a small number of states again and
-again (greeting, opening hours of a service, a report's questions). `CachedTEDPolicy` keys its predictions on that
-state and reuses them: identical predictions (tests/integration/runtime/test_policies.py), computed once per state and
-process.
+`action_listen`), a TensorFlow call each time. Its input is only the featurized dialogue state: the last
+`max_history` turns of intents, entity names, slots, active loop and previous actions, exactly what
+`prediction_states` returns. The same state gives the same prediction, and a town's conversations go through a small
+number of states again and again (greeting, opening hours of a service, a report's questions). `CachedTEDPolicy`
+keys its predictions on that state and reuses them: identical predictions, computed once per state and process.
 
-The cache is bypassed when TED reads the message's text itself (end-to-end stories), since the text is not part of
-the state. It is a bounded LRU, per process; nothing in it is personal data (intent and slot names, featurized
-slot values).
+It is a policy named in config.yml (Rasa's extension point, not a patch), so it is part of the trained model; the
+cache itself is a speed-up and works only when the process installed them (RASA_SPEEDUPS=on): with them off, or
+under plain `rasa test core`, every prediction is TED's own. The cache is also bypassed when TED reads the
+message's text itself (end-to-end stories), since the text is not part of the state. It is a bounded LRU, per
+process; nothing in it is personal data (intent and slot names, featurized slot values).
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
+
+from bot import speedups
 
 CACHE_SIZE = 4096
 
@@ -55,7 +57,7 @@ class CachedTEDPolicy(TEDPolicy):
 
     def _cacheable(self) -> bool:
         """True when the prediction depends on the dialogue state only (no end-to-end text features)."""
-        return self.model is not None and not self.only_e2e and TEXT not in self.fake_features
+        return speedups.active() and self.model is not None and not self.only_e2e and TEXT not in self.fake_features
 
     def predict_action_probabilities(
         self,

@@ -1,19 +1,19 @@
 """The conversation lock store: Rasa's Redis lock store on REDIS_URL, in memory when REDIS_URL is unset.
 
-Configured in endpoints.yml as `type: bot.runtime.stores.lock_store.GuichetLockStore`. Rasa processes one message of a conversation
-at a time by taking a ticket lock on it; with several rasa servers (or Sanic workers, RASA_WORKERS) that lock must
-live in Redis so that every process sees it. The in-memory lock is only safe for a single process, so it refuses to
-start when several workers are asked for.
+Configured in endpoints.yml as `type: bot.runtime.stores.lock_store.GuichetLockStore`. Rasa processes one message of
+a conversation at a time by taking a ticket lock on it; with several rasa servers (or Sanic workers, RASA_WORKERS)
+that lock must live in Redis so that every process sees it. The in-memory lock is only safe for a single process, so
+it refuses to start when several workers are asked for.
 
-Two changes to Rasa 3.6's Redis lock store, both about several processes: each change of a lock is one atomic
-Redis transaction (Rasa reads, changes and writes the lock in separate steps, so two processes can issue the same
-ticket, or one can delete a lock another has just joined), and a busy lock is re-checked every LOCK_POLL_SECONDS
-instead of every second.
+Two changes to Rasa 3.6's Redis lock store, both about several processes: each change of a lock is one atomic Redis
+transaction (Rasa reads, changes and writes the lock in separate steps, so two processes can issue the same ticket,
+or one can delete a lock another has just joined), and a busy lock is re-checked every LOCK_POLL_SECONDS instead of
+every second.
 
 And one change to how a message waits for the one before it: Rasa only polls (sleeps, then reads the lock again).
 The web chat sends its answer before the turn is saved, so a citizen's next message, or the next button, often
 arrives while the previous one still holds the lock; polling made it wait up to a whole poll period after the
-release (measured: about 20 ms added to most web chat turns). A message released in this process now wakes the
+release. A message released in this process now wakes the
 messages waiting for the same conversation at once; a release in another process (another worker, another machine)
 is still seen by the poll.
 """

@@ -1,8 +1,8 @@
 """The conversation store: Rasa's SQL tracker store on DATABASE_URL (SQLite under var/ by default).
 
-Configured in endpoints.yml as `type: bot.runtime.stores.tracker_store.GuichetTrackerStore`. Unlike Rasa's defaults, a database
-that cannot be reached at start-up stops the server with a clear error instead of retrying forever or falling back
-to memory, which would silently lose conversations.
+Configured in endpoints.yml as `type: bot.runtime.stores.tracker_store.GuichetTrackerStore`. Unlike Rasa's defaults,
+a database that cannot be reached at start-up stops the server with a clear error instead of retrying forever or
+falling back to memory, which would silently lose conversations.
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.speedups import event_types
 from bot.db import apply_sqlite_pragmas
-from bot.town.privacy import conversation_erased, find_personal_data, mask_event
 from bot.settings import get_settings
+from bot.town.privacy import conversation_erased, find_personal_data, mask_event
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +60,9 @@ SAVE_ATTEMPTS = 4
 class _Statements:
     """Rasa's queries on the events table as SQL statements built once (SQLAlchemy caches their compiled form).
 
-    Rasa builds an ORM query for every read and every save (about 1.3 ms each on two cores) and saves through the
-    ORM unit of work; the statements are the same SQL: the events of the latest session are those stamped at or
-    after its last `session_started` event, or all of them before the first one.
+    Rasa builds an ORM query for every read and every save and saves through the ORM unit of work; the statements
+    are the same SQL: the events of the latest session are those stamped at or after its last `session_started`
+    event, or all of them before the first one.
     """
 
     last_session: Any
@@ -120,7 +119,6 @@ class GuichetTrackerStore(SQLTrackerStore):
         if url.startswith("sqlite:///"):
             settings.var_dir.mkdir(parents=True, exist_ok=True)
         wait_for_database(url)
-        event_types.install()  # every turn reads the conversation's events back: their classes, looked up once
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
         if sa.engine.make_url(url).get_backend_name() == "sqlite":
             self._keep_sqlite_connections_open(url)

@@ -11,7 +11,7 @@ from bot.town.privacy.erasure import (
     sender_ids_for,
 )
 from bot.town.privacy.events import mask_event, mask_events, mask_value
-from bot.town.privacy.logs import MaskingFilter, install_log_masking
+from bot.town.privacy.logs import MaskingFilter, mask_logs
 from bot.town.privacy.masking import PLACEHOLDERS, Match, find_personal_data, mask_text
 from bot.town.privacy.retention import PurgeReport, parse_age, purge, purge_daily
 
@@ -28,7 +28,7 @@ __all__ = [
     "find_addresses",
     "forget_sms_identity",
     "find_personal_data",
-    "install_log_masking",
+    "mask_logs",
     "mask_event",
     "mask_events",
     "mask_for_review",

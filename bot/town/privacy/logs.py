@@ -59,7 +59,7 @@ def _mask_message(record: logging.LogRecord, keep: frozenset[str]) -> None:
         record.stack_info = mask_text(record.stack_info, keep)
 
 
-def install_log_masking(
+def mask_logs(
     loggers: Iterable[str] = DEFAULT_LOGGERS, keep: Iterable[str] = frozenset(), record_factory: bool = True
 ) -> MaskingFilter:
     """Mask personal data in every log line of this process; call once at process start (repeat calls are harmless).
@@ -100,7 +100,7 @@ def _wrap_record_factory(keep: frozenset[str]) -> None:
 
 
 def uninstall_record_factory() -> None:
-    """Restore the log-record factory that `install_log_masking` wrapped (for tests)."""
+    """Restore the log-record factory that `mask_logs` wrapped (for tests)."""
     factory = logging.getLogRecordFactory()
     if isinstance(factory, _MaskingRecordFactory):
         logging.setLogRecordFactory(factory.previous)

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.expression import TableClause
 
+from bot.clock import utc_now
 from bot.db import read_transaction, write_transaction
 from bot.town.privacy.erasure import TICKETS, anonymise_tickets
 
@@ -48,11 +49,6 @@ def parse_age(text: str) -> timedelta:
     if not match or int(match.group(1)) <= 0:
         raise ValueError(f"not a duration: {text!r} (examples: 180d, 12h, 4w)")
     return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()])
-
-
-def utc_now() -> datetime:
-    """The current time, aware UTC."""
-    return datetime.now(timezone.utc)
 
 
 @dataclass

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Column, MetaData, String, Table, delete, select
 from sqlalchemy.engine import Engine
 
+from bot.clock import utc_now
 from bot.db import create_tables, read_transaction, write_transaction
 from bot.town.tickets.schema import UtcDateTime
 
@@ -32,10 +33,6 @@ pending_contacts = Table(
 MAX_AGE = timedelta(days=1)  # a report left unfinished longer than this forgets its contact
 
 
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def create_drafts_schema(engine: Engine) -> None:
     """Create the pending-contact table if it does not exist (safe at every start)."""
     create_tables(metadata, engine)
@@ -44,7 +41,7 @@ def create_drafts_schema(engine: Engine) -> None:
 class PendingContacts:
     """The contact a citizen gave for the report in progress, one per channel identity."""
 
-    def __init__(self, engine: Engine, *, clock: Clock = _utc_now, max_age: timedelta = MAX_AGE) -> None:
+    def __init__(self, engine: Engine, *, clock: Clock = utc_now, max_age: timedelta = MAX_AGE) -> None:
         self.engine = engine
         self.clock = clock
         self.max_age = max_age
@@ -71,8 +68,8 @@ class PendingContacts:
         """Forget this identity's pending contact (report created, cancelled or contact corrected).
 
         Every report starts with a discard, and most have nothing to forget: a read finds out first, so that only a
-        real deletion takes SQLite's single write lock. (Taking it every time made report starts wait behind the
-        conversation store's writes: up to the action timeout under load, measured with 32 conversations.)
+        real deletion takes SQLite's single write lock (taking it every time made report starts wait behind the
+        conversation store's writes under load).
         """
         key = self._key(channel, sender_id)
         with read_transaction(self.engine) as conn:

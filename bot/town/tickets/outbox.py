@@ -10,12 +10,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from bot.clock import utc_now
 from bot.db import insert_ignoring_conflict, read_transaction, write_transaction
 from bot.town.tickets.model import OutboxJob
 from bot.town.tickets.schema import outbox, sms_optouts
@@ -28,10 +29,6 @@ log = logging.getLogger(__name__)
 NOTIFY_KIND = "ticket_update"
 FORWARD_KIND = "forward"
 MAX_ERROR_CHARS = 2000
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def enqueue(
@@ -135,7 +132,7 @@ class OutboxStore:
 
     def set_optout(self, channel: str, sender_id: str, opted_out: bool, now: datetime | None = None) -> None:
         """Record that a sender sent STOP (True) or START (False) on a channel."""
-        now = now or _utc_now()
+        now = now or utc_now()
         with write_transaction(self.engine) as conn:
             inserted = insert_ignoring_conflict(
                 conn,
@@ -202,7 +199,7 @@ class OutboxWorker:
         store: OutboxStore,
         notifier: Notifier,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         backoff: Backoff = Backoff(),
         batch_size: int = 20,
         lease: timedelta = timedelta(minutes=5),

@@ -7,7 +7,7 @@ worker thread. Every write happens in one transaction together with the outbox j
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.clock import utc_now
 from bot.db import insert_ignoring_conflict, read_transaction, write_transaction
 from bot.town.tickets.categories import INITIAL_STATE, is_problem_type, open311_status
 from bot.town.tickets.location import degrees_of_latitude, degrees_of_longitude, haversine_m, normalise_street
@@ -30,11 +31,6 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 DUPLICATE_RADIUS_M = 50.0
 MAX_REQUESTS = 1000
-
-
-def utc_now() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(timezone.utc)
 
 
 class TicketNotFound(LookupError):

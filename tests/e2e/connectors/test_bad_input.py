@@ -20,7 +20,7 @@ import pytest
 import socketio
 from twilio.request_validator import RequestValidator
 
-from connectors.identities import sms_sender_id
+from connectors.shared.identities import sms_sender_id
 from tests.e2e.guichet_stack import PUBLIC_URL, TELEGRAM_SECRET, TWILIO_AUTH_TOKEN, Stack
 
 pytestmark = pytest.mark.model

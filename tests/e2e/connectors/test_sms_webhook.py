@@ -16,14 +16,12 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
-from connectors.channel_stores import open_channel_stores
-from connectors.fake_transports import RecordingTwilioHttpClient
-from connectors.guard import Guard, SlidingWindowRateLimiter
-from connectors.identities import sms_sender_id
-from connectors.notices import Notices
-from connectors.sms import SmsDeps, SmsInput
-from connectors.sms_output import TwilioSender
-from connectors.sms_rendering import SmsRenderer
+from connectors.shared.channel_stores import open_channel_stores
+from connectors.shared.guard import Guard, SlidingWindowRateLimiter
+from connectors.shared.identities import sms_sender_id
+from connectors.shared.notices import Notices
+from connectors.sms import SmsDeps, SmsInput, SmsRenderer, TwilioSender
+from connectors.sms.fake_twilio import RecordingTwilioHttpClient
 
 AUTH_TOKEN = "e2e-twilio-auth-token"
 PUBLIC_URL = "https://guichet.pau.example"  # what Twilio calls; the proxy forwards to 127.0.0.1

@@ -16,13 +16,12 @@ import pytest_asyncio
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from connectors.channel_stores import open_channel_stores
-from connectors.fake_transports import RecordingBotRequest
-from connectors.guard import Guard, SlidingWindowRateLimiter
-from connectors.notices import Notices
-from connectors.offers import short_key
-from connectors.telegram import SECRET_HEADER, TelegramDeps, TelegramInput, create_bot
-from connectors.telegram_output import TelegramApi
+from connectors.shared.channel_stores import open_channel_stores
+from connectors.shared.guard import Guard, SlidingWindowRateLimiter
+from connectors.shared.notices import Notices
+from connectors.shared.offers import short_key
+from connectors.telegram import SECRET_HEADER, TelegramApi, TelegramDeps, TelegramInput, create_bot
+from connectors.telegram.fake_bot_api import RecordingBotRequest
 
 SECRET = "e2e-webhook-secret"
 PATH = "/webhooks/telegram/webhook"

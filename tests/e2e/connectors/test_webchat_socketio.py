@@ -16,9 +16,9 @@ import socketio
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from connectors.guard import Guard, SlidingWindowRateLimiter
-from connectors.notices import Notices
-from connectors.offers import MemoryOfferStore
+from connectors.shared.guard import Guard, SlidingWindowRateLimiter
+from connectors.shared.notices import Notices
+from connectors.shared.offers import MemoryOfferStore
 from connectors.webchat import WebChatInput
 from tests.conftest import free_port
 

@@ -24,8 +24,8 @@ from bot.console import auth
 from bot.console.app import create_app
 from bot.console.schema import create_console_schema
 from bot.db import create_engine_for
-from bot.town.handoff import HandoffStore, create_handoff_schema
 from bot.settings import Settings
+from bot.town.handoff import HandoffStore, create_handoff_schema
 from bot.town.tickets import TicketDraft, TicketStore, create_schema
 from tests.conftest import free_port
 from tests.e2e.console.test_console_browser import CHROMIUM_ARGS, SCREENSHOTS, axe_violations

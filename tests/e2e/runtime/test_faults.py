@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.town.tickets import TicketStore, create_schema
 from bot.town.tickets.model import TicketDraft
-from connectors.identities import sms_sender_id
+from connectors.shared.identities import sms_sender_id
 from tests.e2e.guichet_stack import PUBLIC_URL, TELEGRAM_SECRET, TWILIO_AUTH_TOKEN, Stack, start_stack
 
 pytestmark = [pytest.mark.model, pytest.mark.postgres]

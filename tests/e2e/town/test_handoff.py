@@ -1,7 +1,7 @@
 """A real handoff: `python -m bot run`, a web chat citizen (python-socketio) and an agent in the console.
 
 Needs a model trained with the handoff domain: MODELS_DIR (default models/) must hold it. The action server's
-clock is set to a Tuesday morning with GUICHET_FAKE_NOW so the town hall is open whatever the real time.
+clock is set to a Tuesday morning with CLOCK_OVERRIDE so the town hall is open whatever the real time.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def guichet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guichet]:
     rasa_port, action_port, console_port = free_port(), free_port(), free_port()
     console_url = f"http://127.0.0.1:{console_port}"
     env = dict(os.environ, VAR_DIR=str(var), RASA_PORT=str(rasa_port), ACTION_PORT=str(action_port),
-               CONSOLE_PORT=str(console_port), RASA_TOKEN=TOKEN, GUICHET_FAKE_NOW=TUESDAY_MORNING,
+               CONSOLE_PORT=str(console_port), RASA_TOKEN=TOKEN, CLOCK_OVERRIDE=TUESDAY_MORNING,
                ALLOWED_ORIGINS=console_url, HANDOFF_TIMEOUT_SECONDS="3600")  # fmt: skip
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "-m", "bot", "create-staff-user", AGENT, "--role", "agent", "--password-stdin"],

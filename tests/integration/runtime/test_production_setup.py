@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from bot.db import create_engine_for
 from bot.runtime.processes import child_environment, children
 from bot.settings import ROOT, Settings
-from connectors.tables import create_channel_engine, create_channel_tables
+from connectors.shared.tables import create_channel_engine, create_channel_tables
 from tests.conftest import free_port
 
 pytestmark = [pytest.mark.model, pytest.mark.postgres, pytest.mark.redis]

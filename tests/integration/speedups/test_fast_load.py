@@ -1,4 +1,4 @@
-"""The fast model loading of the rasa server (bot/speedups/fast_load.py) predicts exactly what Rasa's own loading does."""
+"""The fast model loading of the rasa server (bot/speedups/fast_load.py) predicts exactly what Rasa's own does."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot.speedups import fast_load
-from bot.settings import ROOT, get_settings
+from bot import speedups
 from bot.runtime.train import model_path
+from bot.settings import ROOT, get_settings
+from bot.speedups import fast_load
 
 pytestmark = pytest.mark.model
 
@@ -35,12 +36,12 @@ def fast_agent(agent: Agent) -> Iterator[Agent]:
         return original_fast(cls, *args, **kwargs)
 
     fast_load.load_for_prediction = counted
-    fast_load.install()
     try:
-        yield Agent.load(str(model_path(get_settings().models_dir)))
-    finally:  # the rest of the session keeps Rasa's own loading
-        RasaModel.load = original_load
+        with speedups.installed(fast_load):  # the rest of the session keeps Rasa's own loading
+            yield Agent.load(str(model_path(get_settings().models_dir)))
+    finally:
         fast_load.load_for_prediction = original_fast
+    assert RasaModel.__dict__["load"] is original_load
 
 
 def component(agent: Agent, kind: type) -> Any:

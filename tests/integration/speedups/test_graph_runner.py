@@ -14,6 +14,7 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import speedups
 from bot.speedups import graph_runner
 
 pytestmark = pytest.mark.model
@@ -25,14 +26,14 @@ OUTPUT_KEYS = ("intent", "intent_ranking", "entities")
 @pytest.fixture
 def dask_run(agent: Agent) -> Iterator[Callable[..., dict[str, Any]]]:
     """Rasa's own run (through dask), while every runner replays; Rasa's runner again afterwards."""
-    original = DaskGraphRunner.run
-    graph_runner.install()
-    graph_runner.install()  # idempotent: one wrapper, not two
-    assert DaskGraphRunner.run.__wrapped__ is original  # type: ignore[attr-defined]
+    original = speedups.original(DaskGraphRunner, "run")
     try:
-        yield original
+        with speedups.installed(graph_runner):
+            graph_runner.install()  # idempotent: one wrapper, not two
+            assert DaskGraphRunner.run.__wrapped__ is original  # type: ignore[attr-defined]
+            yield original
+        assert DaskGraphRunner.run is original
     finally:
-        DaskGraphRunner.run = original  # type: ignore[method-assign]
         agent.processor.graph_runner.__dict__.pop(graph_runner.PLANS_ATTRIBUTE, None)  # type: ignore[union-attr]
 
 

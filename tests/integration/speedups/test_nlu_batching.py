@@ -17,8 +17,9 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import Coun
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.training_data.loading import load_data
 
-from bot.speedups import nlu_batching
+from bot import speedups
 from bot.settings import ROOT
+from bot.speedups import nlu_batching
 
 pytestmark = pytest.mark.model
 
@@ -38,7 +39,7 @@ def batching(agent: Agent) -> Iterator[MessageProcessor]:
     """
     originals = {(owner, name): getattr(owner, name) for owner, name in PATCHED}
     nlu_batching.install()
-    nlu_batching.install()
+    nlu_batching.install()  # idempotent
     for (owner, name), original in originals.items():
         assert getattr(owner, name).__wrapped__ is original
     graph_nodes = agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore[union-attr]
@@ -51,8 +52,8 @@ def batching(agent: Agent) -> Iterator[MessageProcessor]:
     finally:
         for node, original in repointed.items():
             node._fn = original
-        for (owner, name), original in originals.items():
-            setattr(owner, name, original)
+        speedups.uninstall_all()
+        assert all(getattr(owner, name) is original for (owner, name), original in originals.items())
         for attribute in (nlu_batching.BATCHER_ATTRIBUTE, nlu_batching.BATCHABLE_ATTRIBUTE):
             agent.processor.__dict__.pop(attribute, None)  # type: ignore[union-attr]
 

@@ -13,24 +13,25 @@ from rasa.core.training import load_data
 from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.speedups import rule_lookup
+from bot import speedups
 from bot.settings import ROOT
+from bot.speedups import rule_lookup
 
 pytestmark = pytest.mark.model
 
 
 @pytest.fixture
 def rules(agent: Agent) -> Iterator[RulePolicy]:
-    original = RulePolicy._get_possible_keys
-    rule_lookup.install()
-    rule_lookup.install()  # idempotent
-    assert RulePolicy._get_possible_keys.__wrapped__ is original  # type: ignore[attr-defined]
+    original = speedups.original(RulePolicy, "_get_possible_keys")
     nodes = agent.processor.graph_runner._instantiated_nodes.values()  # type: ignore[union-attr]
     policy = next(node._component for node in nodes if isinstance(getattr(node, "_component", None), RulePolicy))
     try:
-        yield policy
+        with speedups.installed(rule_lookup):
+            rule_lookup.install()  # idempotent
+            assert RulePolicy._get_possible_keys.__wrapped__ is original  # type: ignore[attr-defined]
+            yield policy
+        assert RulePolicy._get_possible_keys is original
     finally:
-        RulePolicy._get_possible_keys = original  # type: ignore[method-assign]
         policy.__dict__.pop(rule_lookup.CACHE_ATTRIBUTE, None)
 
 

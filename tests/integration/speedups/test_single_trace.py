@@ -1,4 +1,4 @@
-"""DIET trained with one trace of its training step (bot.speedups.fast_batches.install_single_trace) is the same model.
+"""DIET trained with one trace of its training step (bot.speedups.single_trace) is the same model.
 
 A small DIET (intents and entities, so the CRF is in the graph) is trained twice in this process on the same toy
 data, once as Rasa does and once with the weights and optimizer slots built before `fit`: the training step is
@@ -8,6 +8,7 @@ entities, to the last bit.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.models import RasaModel
 
-from bot.speedups import fast_batches
+from bot import speedups
+from bot.speedups import single_trace as one_trace
 
 EXAMPLES = [
     ("la mairie est ouverte quand", "ask_opening_hours", "mairie"),
@@ -57,10 +59,12 @@ def train_and_predict(
     tmp_path: Path, single_trace: bool, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[int, list[Any], list[np.ndarray]]:
     """Train a small DIET: how often its training step was traced, its predictions on PROBES, its weights."""
-    if single_trace:
-        fast_batches.install_single_trace()
-    else:
-        monkeypatch.setattr(RasaModel, "fit", tf.keras.Model.fit)  # Rasa's: RasaModel inherits Keras' fit
+    with speedups.installed(one_trace) if single_trace else contextlib.nullcontext():
+        assert (RasaModel.fit is tf.keras.Model.fit) is not single_trace  # Rasa's: RasaModel inherits Keras' fit
+        return _train_and_predict(tmp_path, single_trace)
+
+
+def _train_and_predict(tmp_path: Path, single_trace: bool) -> tuple[int, list[Any], list[np.ndarray]]:
     directory = tmp_path / ("single" if single_trace else "rasa")
     directory.mkdir()
     storage = LocalModelStorage(directory)

@@ -16,7 +16,7 @@ from bot.db import create_engine_for
 from bot.town.handoff import create_handoff_schema
 from bot.town.tickets import create_schema
 from bot.town.tickets.drafts import create_drafts_schema
-from connectors.tables import create_channel_tables
+from connectors.shared.tables import create_channel_tables
 
 pytestmark = pytest.mark.postgres
 

@@ -12,9 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.followup import ActionReportFollowDuplicate, ActionTicketStatus
 from actions.tickets_access import TicketsAccess, open_services
-from bot.town.catalog import load_catalog
 from bot.db import create_engine_for
 from bot.settings import ROOT
+from bot.town.catalog import load_catalog
 from bot.town.tickets import OutboxStore, Ticket, TicketDraft, TicketStore
 
 CHANNEL, SENDER = "sms", "citizen-7"

@@ -12,10 +12,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff import ActionHandoffUpdate, ActionRequestHuman, HandoffAccess
 from actions.tickets_access import TicketsAccess, open_services
-from bot.town.catalog import PARIS, load_catalog
 from bot.db import create_engine_for
-from bot.town.handoff import FakeConversationControl, HandoffStore, HandoffSweeper, create_handoff_schema
 from bot.settings import ROOT
+from bot.town.catalog import PARIS, load_catalog
+from bot.town.handoff import FakeConversationControl, HandoffStore, HandoffSweeper, create_handoff_schema
 from bot.town.tickets import TicketStore
 
 SENDER, CHANNEL = "webchat:5f0c1d2e3a4b5c6d", "webchat"

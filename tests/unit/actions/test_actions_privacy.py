@@ -17,7 +17,7 @@ from actions.privacy import ActionEraseMyData, erase_conversation, forget_number
 from bot.db import create_engine_for
 from bot.town.privacy import ERASED_SLOT, ErasureReport
 from bot.town.tickets import create_schema
-from connectors.tables import create_channel_tables, sms_identities
+from connectors.shared.tables import create_channel_tables, sms_identities
 from tests.unit.console.console_seed import bot, store, user
 
 

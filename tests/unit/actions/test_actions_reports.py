@@ -21,9 +21,9 @@ from actions.reports import (
     edited_field,
 )
 from actions.tickets_access import TicketsAccess, open_services
-from bot.town.catalog import load_catalog
 from bot.db import create_engine_for
 from bot.settings import ROOT
+from bot.town.catalog import load_catalog
 from bot.town.tickets import TicketDraft, TicketStore
 
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))

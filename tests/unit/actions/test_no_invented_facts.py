@@ -21,6 +21,8 @@ from actions.catalog_followups import ActionCatalogFollowup
 from actions.procedures import ActionProcedure
 from actions.services import ActionServiceContact, ActionServiceHours, ActionServiceLocation
 from actions.waste import ActionWasteCollection
+from bot.runtime.nlg import town_variables
+from bot.settings import Settings
 from bot.town.catalog import PROCEDURE_IDS, SERVICE_IDS, WASTE_STREAMS, Catalog
 from tests.unit.actions.catalog_turns import ROOT, paris, run, sample_town
 
@@ -32,6 +34,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>\"']+")
 OSM = re.compile(r"https://www\.openstreetmap\.org/\?mlat=(-?[\d.]+)&mlon=(-?[\d.]+)#map=\d+/(-?[\d.]+)/(-?[\d.]+)")
 PLACEHOLDER = re.compile(r"\{[^{}\s]+\}")
+TOWN = town_variables(Settings(_env_file=None))  # what the rasa server's generator adds (bot/runtime/nlg.py)
 
 MOMENTS = [
     "2026-03-10 11:20",  # Tuesday morning, most services open
@@ -159,10 +162,10 @@ def allowed_facts(catalog: Catalog) -> tuple[set[str], set[str], set[str], set[t
 
 
 def rendered(response: str, pieces: dict[str, str], buttons: list[dict[str, str]]) -> Iterator[tuple[str, str]]:
-    """(text, buttons) of every channel variant of the response, filled like Rasa's template generator does."""
+    """(text, buttons) of every channel variant of the response, filled like the rasa server's generator does."""
     assert response in RESPONSES, f"{response} is not in domain.yml"
     for variant in RESPONSES[response]:
-        text = interpolate_text(variant["text"], pieces)
+        text = interpolate_text(variant["text"], {**TOWN, **pieces})
         titles = " ".join(f"{b['title']} {b['payload']}" for b in [*variant.get("buttons", []), *buttons])
         yield text, titles
 

@@ -21,8 +21,8 @@ from bot.console import auth
 from bot.console.pages import register_console
 from bot.console.schema import create_console_schema
 from bot.db import create_engine_for
-from bot.town.handoff import FakeConversationControl, HandoffStore, create_handoff_schema
 from bot.settings import Settings
+from bot.town.handoff import FakeConversationControl, HandoffStore, create_handoff_schema
 from bot.town.tickets import OutboxStore, TicketDraft, TicketStore, create_schema
 from tests.conftest import free_port
 from tests.unit.console.console_seed import action, at, bot, seed_town_conversations, store, user

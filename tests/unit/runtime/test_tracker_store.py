@@ -15,7 +15,6 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.town.privacy.erasure import ERASED_SLOT
 from bot.runtime.stores.tracker_store import (
     GuichetTrackerStore,
     TrackerStoreUnavailable,
@@ -23,6 +22,7 @@ from bot.runtime.stores.tracker_store import (
     public_contacts,
     wait_for_database,
 )
+from bot.town.privacy.erasure import ERASED_SLOT
 
 PHONE = "06 12 34 56 78"
 EMAIL = "jeanne.martin@example.org"

@@ -11,7 +11,9 @@ import pytest
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.speedups.action_validation import action_response_validator, install
+from bot import speedups
+from bot.speedups import action_validation
+from bot.speedups.action_validation import action_response_validator
 
 GOOD: dict[str, Any] = {
     "events": [{"event": "slot", "name": "catalog_topic", "value": "hours", "timestamp": None}],
@@ -21,10 +23,8 @@ GOOD: dict[str, Any] = {
 
 @pytest.fixture
 def action() -> Iterator[RemoteAction]:
-    original = RemoteAction._validate_action_result
-    install()
-    yield RemoteAction("action_service_hours", EndpointConfig("http://127.0.0.1:5055/webhook"))
-    RemoteAction._validate_action_result = original  # type: ignore[method-assign]
+    with speedups.installed(action_validation):
+        yield RemoteAction("action_service_hours", EndpointConfig("http://127.0.0.1:5055/webhook"))
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,11 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.speedups import dialogue_states
+from bot import speedups
 from bot.settings import ROOT
+from bot.speedups import dialogue_states
 
-RASA_STATES = Domain.states_for_tracker_history
+RASA_STATES = speedups.original(Domain, "states_for_tracker_history")
 RULE_ONLY = [None, {RULE_ONLY_SLOTS: ["report_category", "service"], RULE_ONLY_LOOPS: ["report_form"]}]
 OPTIONS = list(itertools.product([False, True], [False, True], RULE_ONLY))
 
@@ -45,11 +46,11 @@ def conversations(domain: Domain) -> list[list[Any]]:
 
 @pytest.fixture
 def once() -> Iterator[None]:
-    dialogue_states.install()
-    dialogue_states.install()  # idempotent
-    assert Domain.states_for_tracker_history.__wrapped__ is RASA_STATES  # type: ignore[attr-defined]
-    yield
-    Domain.states_for_tracker_history = RASA_STATES  # type: ignore[method-assign]
+    with speedups.installed(dialogue_states):
+        dialogue_states.install()  # idempotent
+        assert Domain.states_for_tracker_history.__wrapped__ is RASA_STATES  # type: ignore[attr-defined]
+        yield
+    assert Domain.states_for_tracker_history is RASA_STATES  # Rasa's own again
 
 
 def test_every_call_gives_rasas_states(domain: Domain, conversations: list[list[Any]], once: None) -> None:

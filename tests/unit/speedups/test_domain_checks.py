@@ -7,20 +7,19 @@ from collections.abc import Iterator
 import pytest
 from rasa.shared.core.domain import Domain
 
-from bot.speedups import domain_checks
+from bot import speedups
 from bot.settings import ROOT
+from bot.speedups import domain_checks
 
 
 @pytest.fixture
 def remembered() -> Iterator[None]:
-    original = Domain.is_empty
-    domain_checks.install()
-    domain_checks.install()  # idempotent
-    assert Domain.is_empty.__wrapped__ is original  # type: ignore[attr-defined]
-    try:
+    original = speedups.original(Domain, "is_empty")
+    with speedups.installed(domain_checks):
+        domain_checks.install()  # idempotent
+        assert Domain.is_empty.__wrapped__ is original  # type: ignore[attr-defined]
         yield
-    finally:
-        Domain.is_empty = original  # type: ignore[method-assign]
+    assert Domain.is_empty is original
 
 
 def test_each_domain_gets_rasas_answer_once(remembered: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,8 @@ import scipy.sparse
 from rasa.utils.tensorflow.data_generator import RasaDataGenerator
 from rasa.utils.tensorflow.model_data import FeatureArray, ragged_array_to_ndarray
 
-from bot.speedups import fast_batches
+from bot import speedups
+from bot.speedups import fast_batches, single_trace
 
 FEATURES = 7
 
@@ -96,10 +97,11 @@ def test_dialogue_batches_with_only_fake_turns() -> None:
     assert_same(fast_batches.pad_dense_data(dense), fast_batches.rasa_original("_pad_4d_dense_data")(dense))
 
 
-def test_install_replaces_rasas_methods_once() -> None:
-    fast_batches.install_single_trace()  # independent of install(), in either order
-    fast_batches.install()
-    fast_batches.install()
-    assert RasaDataGenerator._scipy_matrix_to_values is fast_batches.scipy_matrix_to_values
-    assert RasaDataGenerator._pad_4d_dense_data is fast_batches.pad_dense_data_4d
-    assert fast_batches.rasa_original("_pad_dense_data") is not fast_batches.pad_dense_data
+def test_install_replaces_rasas_methods_once_and_undo_puts_them_back() -> None:
+    rasa_pad = RasaDataGenerator.__dict__["_pad_dense_data"]
+    with speedups.installed(single_trace, fast_batches):  # independent of each other, in either order
+        fast_batches.install()
+        assert RasaDataGenerator._scipy_matrix_to_values is fast_batches.scipy_matrix_to_values
+        assert RasaDataGenerator._pad_4d_dense_data is fast_batches.pad_dense_data_4d
+        assert fast_batches.rasa_original("_pad_dense_data") is rasa_pad.__func__
+    assert RasaDataGenerator.__dict__["_pad_dense_data"] is rasa_pad

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 import re
+import sre_compile
 from pathlib import Path
 
+from bot import speedups
 from bot.speedups import regex_cache
 from bot.speedups.regex_cache import GIANT_PATTERN_CHARS, cache_file, compile_cached
 
@@ -17,7 +19,7 @@ PROBES = ["mot17-compose", "MOT11999-COMPOSE", "mot12000-compose", "mot5-composÃ
 
 def test_a_giant_pattern_is_compiled_once_then_restored_identically(tmp_path: Path) -> None:
     assert len(GIANT) > GIANT_PATTERN_CHARS
-    fresh = regex_cache._ORIGINAL_COMPILE(GIANT, 0)
+    fresh = speedups.original(sre_compile, "compile")(GIANT, 0)
     first = compile_cached(GIANT, 0, tmp_path)
     assert cache_file(GIANT, 0, tmp_path).is_file()
     restored = compile_cached(GIANT, 0, tmp_path)
@@ -47,3 +49,11 @@ def test_an_unwritable_cache_only_costs_time(tmp_path: Path) -> None:
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
     assert compile_cached(GIANT, 0, blocked / "cache").match("mot3-compose")
+
+
+def test_installed_re_compile_goes_through_the_cache_and_undo_restores_python() -> None:
+    python_compile = sre_compile.compile
+    with speedups.installed(regex_cache):
+        assert sre_compile.compile is compile_cached
+        assert re.compile(r"\w+ ponts?").match("deux ponts")  # a small pattern: Python's own compile
+    assert sre_compile.compile is python_compile

@@ -1,4 +1,4 @@
-"""Sparse features joined in one step (bot/speedups/sparse_features.py) are exactly those Rasa joins with scipy's hstack."""
+"""Sparse features joined in one step (bot/speedups/sparse_features.py) are those Rasa joins with scipy's hstack."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
+from bot import speedups
 from bot.speedups import sparse_features
 
 FEATURIZERS = ["RegexFeaturizer", "LexicalSyntacticFeaturizer", "CountVectorsFeaturizer", "CountVectorsFeaturizer2"]
@@ -18,14 +19,12 @@ FEATURIZERS = ["RegexFeaturizer", "LexicalSyntacticFeaturizer", "CountVectorsFea
 
 @pytest.fixture
 def rasa_way() -> Iterator[object]:
-    original = Message._combine_features
-    sparse_features.install()
-    sparse_features.install()  # idempotent
-    assert Message._combine_features.__wrapped__ is original  # type: ignore[attr-defined]
-    try:
+    original = speedups.original(Message, "_combine_features")
+    with speedups.installed(sparse_features):
+        sparse_features.install()  # idempotent
+        assert Message._combine_features.__wrapped__ is original  # type: ignore[attr-defined]
         yield original
-    finally:
-        Message._combine_features = staticmethod(original)  # type: ignore[method-assign, assignment]
+    assert Message.__dict__["_combine_features"].__func__ is original
 
 
 def message(rows: int, widths: list[int], dtypes: list[type], seed: int, kind: str = "sequence") -> Message:

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.town.catalog import PARIS, Catalog, load_catalog
 from bot.db import create_engine_for
+from bot.settings import ROOT
+from bot.town.catalog import PARIS, Catalog, load_catalog
 from bot.town.handoff import (
     FakeConversationControl,
     HandoffConflict,
@@ -21,9 +22,7 @@ from bot.town.handoff import (
     callback_due,
     create_handoff_schema,
     staff_available,
-    town_now,
 )
-from bot.settings import ROOT
 from bot.town.tickets import TicketStore, create_schema
 
 SENDER = "webchat:0f3c9a1b2c3d4e5f"
@@ -82,13 +81,6 @@ def test_call_back_is_due_two_working_days_later(asked: datetime, due: date) -> 
     assert callback_due(asked) == due
 
 
-def test_fake_now_sets_the_towns_clock_for_demonstrations(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GUICHET_FAKE_NOW", "2026-11-24T10:15:00")
-    assert town_now() == paris(2026, 11, 24, 10, 15)
-    monkeypatch.delenv("GUICHET_FAKE_NOW")
-    assert abs((town_now() - datetime.now(PARIS)).total_seconds()) < 5
-
-
 def test_asking_twice_keeps_one_request_in_the_queue(store: HandoffStore) -> None:
     first = store.open_request(SENDER, "webchat", T0)
     again = store.open_request(SENDER, "webchat", T0 + 30)
@@ -135,6 +127,19 @@ async def test_request_nobody_took_in_time_becomes_a_call_back_ticket(store: Han
     assert ticket.expected_datetime.astimezone(PARIS).date() == callback_due(datetime.fromtimestamp(T0 + 301, PARIS))
     assert control.handed_back == [(SENDER, "webchat")]
     assert [r.id for r in store.active()] == [recent.id]
+
+
+async def test_the_call_back_day_follows_the_towns_clock_not_the_queues(store: HandoffStore, engine) -> None:  # type: ignore[no-untyped-def]
+    tickets = TicketStore(engine)
+    store.open_request(SENDER, "webchat", T0)
+    sweeper = HandoffSweeper(store, tickets, FakeConversationControl(), timeout_seconds=300,
+                             clock=lambda: T0 + 301, town_now=lambda: paris(2026, 11, 27, 18, 0))  # fmt: skip
+
+    [finished] = await sweeper.run_once()
+
+    ticket = tickets.get_ticket(store.get(finished.id).callback_ref or "")  # type: ignore[union-attr]
+    assert ticket is not None and ticket.expected_datetime is not None
+    assert ticket.expected_datetime.astimezone(PARIS).date() == date(2026, 12, 1)  # Friday evening -> Tuesday
 
 
 async def test_call_back_is_written_once_even_when_the_rasa_server_is_down(store: HandoffStore, engine) -> None:  # type: ignore[no-untyped-def]

@@ -1,11 +1,12 @@
 /*
- * Guichet web chat widget — talks to the rasa server's socket.io channel (connectors/webchat.py).
+ * Guichet web chat widget — talks to the rasa server's socket.io channel (connectors/webchat/).
  *
  * Embed with one tag:
  *   <script src="/widget/guichet-widget.js" data-server="http://127.0.0.1:5005"
  *           data-privacy-url="/confidentialite" defer></script>
- * Optional: data-max-chars (2000), data-max-photo-bytes (5 MB), data-retention-days (180), data-socket-path,
- * data-upload-path; keep them equal to the server's settings. No inline code: under a Content-Security-Policy the
+ * Optional: data-retention-days (RETENTION_DAYS; without it the notice says only that messages are kept for a
+ * limited time), data-max-chars (2000), data-max-photo-bytes (5 MB), data-socket-path, data-upload-path; keep them
+ * equal to the server's settings. No inline code: under a Content-Security-Policy the
  * page only needs connect-src for the rasa server (http(s): and ws(s):) and img-src for it (photos).
  *
  * Plain JavaScript, no build step. Nothing is stored in the browser (no cookie, no web storage) and no
@@ -25,7 +26,7 @@
     socketPath: script.getAttribute("data-socket-path") || "/socket.io",
     uploadPath: script.getAttribute("data-upload-path") || "/webhooks/webchat/upload",
     privacyUrl: script.getAttribute("data-privacy-url") || "#",
-    retentionDays: script.getAttribute("data-retention-days") || "180",
+    retentionDays: script.getAttribute("data-retention-days") || "",
     maxChars: parseInt(script.getAttribute("data-max-chars") || "2000", 10),
     maxPhotoBytes: parseInt(script.getAttribute("data-max-photo-bytes") || String(5 * 1024 * 1024), 10),
     base: script.src.replace(/[^/]*$/, "")
@@ -41,7 +42,8 @@
     title: "Discuter avec la mairie",
     close: "Fermer la discussion",
     privacy: "Ne communiquez pas de données sensibles (santé, opinions, coordonnées bancaires…). " +
-      "Vos messages sont conservés " + config.retentionDays + " jours.",
+      (/^\d+$/.test(config.retentionDays) ? "Vos messages sont conservés " + config.retentionDays + " jours."
+        : "Vos messages sont conservés pour une durée limitée."),
     privacyLink: "Vos droits sur vos données",
     newWindow: " (nouvelle fenêtre)",
     log: "Messages de la discussion",

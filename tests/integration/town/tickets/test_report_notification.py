@@ -19,6 +19,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Ou
 from sanic import Sanic
 
 from bot.db import create_engine_for
+from bot.settings import get_settings
 from bot.town.notify import RasaNotifier
 from bot.town.tickets import OutboxStore, OutboxWorker, TicketDraft, TicketStore, create_schema
 
@@ -112,6 +113,7 @@ async def test_status_change_is_told_to_the_citizen_on_their_channel(
     (message,) = channel.output.messages
     assert message["recipient_id"] == CITIZEN
     text: str = message["text"]
+    assert text.startswith(f"Ville de {get_settings().town_name} : ")
     assert ticket.ref in text and all(part in text for part in expected)
     assert "None" not in text and len(text) <= 160  # one SMS
 

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from bot.console import auth
 from bot.console.schema import audit_log, conversation_reviews, create_console_schema, intent_corrections
 from bot.db import create_engine_for
+from bot.runtime.stores.tracker_store import GuichetTrackerStore
 from bot.town.handoff import create_handoff_schema, handoff_requests
 from bot.town.privacy import ERASED_SLOT, conversation_erased, erase_sender, forget_sms_identity, sender_ids_for
 from bot.town.privacy.pseudonyms import sms_sender_id
@@ -28,8 +29,7 @@ from bot.town.tickets import TicketStore, create_schema
 from bot.town.tickets.drafts import create_drafts_schema, pending_contacts
 from bot.town.tickets.model import TicketDraft
 from bot.town.tickets.schema import outbox, sms_optouts
-from bot.runtime.stores.tracker_store import GuichetTrackerStore
-from connectors.tables import channel_offers, create_channel_tables, sms_identities
+from connectors.shared.tables import channel_offers, create_channel_tables, sms_identities
 from tests.unit.console.console_seed import at, bot, store, user
 from tests.unit.console.test_console_pages import ADMIN, AGENT, client_for, csrf_of, log_in, start_console
 

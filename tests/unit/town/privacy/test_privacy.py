@@ -15,9 +15,9 @@ from bot.town.privacy import (
     PLACEHOLDERS,
     MaskingFilter,
     find_personal_data,
-    install_log_masking,
     mask_event,
     mask_for_review,
+    mask_logs,
     mask_text,
 )
 from bot.town.privacy.logs import SUPPRESSED, uninstall_record_factory
@@ -464,7 +464,7 @@ def test_extra_fields_of_a_log_record_are_masked(installed_masking: None) -> Non
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(request)s %(status)d"))
     logger = logging.getLogger("sanic.access")
-    install_log_masking()
+    mask_logs()
     logger.addHandler(handler)
     level = logger.level
     logger.setLevel(logging.INFO)
@@ -511,7 +511,7 @@ def test_install_masks_rasa_and_sanic_logs_including_child_loggers(
     installed_masking: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    install_log_masking()
+    mask_logs()
     logging.getLogger("rasa.core.processor").info("message from 06 12 34 56 78")
     logging.getLogger("sanic.access").info("POST from jean@exemple.fr")
     logging.getLogger("rasa_sdk.executor").info("slot %s", "1 84 12 76 451 089 46")
@@ -519,8 +519,8 @@ def test_install_masks_rasa_and_sanic_logs_including_child_loggers(
 
 
 def test_install_attaches_one_filter_even_when_called_twice(installed_masking: None) -> None:
-    install_log_masking()
-    install_log_masking()
+    mask_logs()
+    mask_logs()
     for name in ("rasa", "sanic", "rasa_sdk"):
         assert sum(isinstance(f, MaskingFilter) for f in logging.getLogger(name).filters) == 1
     for handler in logging.getLogger().handlers:

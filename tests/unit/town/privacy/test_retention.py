@@ -19,7 +19,7 @@ from bot.town.privacy import parse_age, purge, purge_daily
 from bot.town.tickets import TicketStore, create_schema
 from bot.town.tickets.model import TicketDraft
 from bot.town.tickets.schema import outbox, subscriptions
-from connectors.tables import channel_deliveries, channel_offers, create_channel_tables, sms_identities
+from connectors.shared.tables import channel_deliveries, channel_offers, create_channel_tables, sms_identities
 from tests.unit.console.console_seed import bot, store, user
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

@@ -18,8 +18,8 @@ from sanic import Sanic
 
 from bot.console.app import create_app
 from bot.db import create_engine_for
-from bot.town.notify import FakeNotifier
 from bot.settings import Settings
+from bot.town.notify import FakeNotifier
 from bot.town.tickets import (
     PROBLEM_TYPES,
     AsyncTicketStore,

@@ -1,0 +1,131 @@
+"""What every channel checks before a citizen's text reaches the assistant: rate, length, emptiness, /intent."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+from connectors.shared.deliveries import utc_now
+from connectors.shared.offers import OfferStore, is_fresh
+
+# C0 controls except tab, line feed and carriage return, DEL, and the C1 block.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+INTENT_PREFIX = "/"
+DEFAULT_OFFER_MAX_AGE = timedelta(days=1)
+
+
+class Verdict(str, Enum):
+    """What to do with a citizen's message."""
+
+    PASS = "pass"  # noqa: S105 - a verdict, not a password
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True)
+class Screened:
+    """A message after the guard: its verdict and the text to hand on."""
+
+    verdict: Verdict
+    text: str = ""
+
+
+class SlidingWindowRateLimiter:
+    """At most `limit` messages per sender in any `window_seconds` (per process)."""
+
+    def __init__(self, limit: int, window_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limit = limit
+        self._window = window_seconds
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._warned: dict[str, float] = {}
+
+    def allow(self, key: str) -> bool:
+        """Count one message from `key`; False when it goes over the limit."""
+        now = self._clock()
+        hits = self._hits.setdefault(key, deque())
+        while hits and now - hits[0] >= self._window:
+            hits.popleft()
+        if len(hits) >= self._limit:
+            return False
+        hits.append(now)
+        self._forget_idle(now)
+        return True
+
+    def first_refusal(self, key: str) -> bool:
+        """True once per window for a sender over the limit, so a flood gets one warning, not one per message."""
+        now = self._clock()
+        if now - self._warned.get(key, float("-inf")) < self._window:
+            return False
+        self._warned[key] = now
+        return True
+
+    def _forget_idle(self, now: float) -> None:
+        # Keep memory bounded: drop senders whose window is empty, now and then.
+        if len(self._hits) > 10_000:
+            for key in [k for k, v in self._hits.items() if not v or now - v[-1] >= self._window]:
+                del self._hits[key]
+            for key in [k for k, at in self._warned.items() if now - at >= self._window]:
+                del self._warned[key]
+
+
+def clean_text(text: str | None) -> str:
+    """The text without control characters or NUL, stripped."""
+    return CONTROL_CHARACTERS.sub("", text or "").strip()
+
+
+def neutralise_intent(text: str, offered_payloads: list[str]) -> str:
+    """Keep a `/intent{...}` text only if it is an offered payload; otherwise drop the leading slashes."""
+    if not text.startswith(INTENT_PREFIX) or text in offered_payloads:
+        return text
+    return text.lstrip(INTENT_PREFIX).strip()
+
+
+class Guard:
+    """Screens citizen messages the same way on every channel."""
+
+    def __init__(
+        self,
+        offers: OfferStore,
+        limiter: SlidingWindowRateLimiter,
+        max_chars: int,
+        offer_max_age: timedelta = DEFAULT_OFFER_MAX_AGE,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.offers = offers
+        self.max_chars = max_chars
+        self._limiter = limiter
+        self._offer_max_age = offer_max_age
+        self._clock = clock
+
+    def allow(self, sender_id: str) -> bool:
+        """Count a message from `sender_id`; False when the sender goes over the rate limit."""
+        return self._limiter.allow(sender_id)
+
+    def should_warn(self, sender_id: str) -> bool:
+        """Whether a sender over the rate limit should be told (once per window)."""
+        return self._limiter.first_refusal(sender_id)
+
+    async def offered_payloads(self, sender_id: str) -> list[str]:
+        """Payloads of the buttons recently offered to `sender_id`."""
+        offer = await self.offers.recall(sender_id)
+        return offer.payloads if offer is not None and is_fresh(offer, self._offer_max_age, self._clock()) else []
+
+    async def screen(self, sender_id: str, text: str | None, *, count: bool = True) -> Screened:
+        """Rate limit, clean and check a message; `count=False` when the caller already counted it."""
+        if count and not self.allow(sender_id):
+            return Screened(Verdict.RATE_LIMITED)
+        cleaned = clean_text(text)
+        if len(cleaned) > self.max_chars:
+            return Screened(Verdict.TOO_LONG)
+        if cleaned.startswith(INTENT_PREFIX):
+            cleaned = neutralise_intent(cleaned, await self.offered_payloads(sender_id))
+        if not cleaned:
+            return Screened(Verdict.EMPTY)
+        return Screened(Verdict.PASS, cleaned)
