@@ -1,8 +1,9 @@
-"""What the catalog actions share: the catalog loaded once, the clock, and resolving what the citizen named."""
+"""What the catalog actions share: the live catalog, the clock, and resolving what the citizen named."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from abc import ABC, abstractmethod
@@ -16,8 +17,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.settings import town_now
-from bot.town.catalog import PARIS, Catalog, Match, Service, load_catalog
+from bot.town.catalog import PARIS, Catalog, Match, Service
 from bot.town.catalog.formatting import capitalized
+from bot.town.catalog.live import LiveCatalog, live_catalog_from_settings
 
 Clock = Callable[[], datetime]
 Events = list[dict[str, Any]]
@@ -27,24 +29,34 @@ SURE_SCORE = 0.85  # below this, a lone fuzzy match ("permis de" for "permis de 
 TOPIC_SLOT = "catalog_topic"  # the last catalog question, so that a bare follow-up (« et le samedi ? ») is understood
 
 
-class CatalogCache:
-    """Loads the catalog on first use, off the event loop, and keeps it for the life of the process."""
+@functools.lru_cache(maxsize=1)
+def shared_live_catalog() -> LiveCatalog:
+    """The process's one live catalog, from the settings (opens the database; blocking: call off the event loop)."""
+    return live_catalog_from_settings()
 
-    def __init__(self, loader: Callable[[], Catalog] = load_catalog) -> None:
-        self._loader = loader
-        self._catalog: Catalog | None = None
+
+class CatalogCache:
+    """The live catalog of the database for this process: created on first use, checked for changes at most once per
+    CATALOG_CHECK_SECONDS, off the event loop (between checks, using it costs nothing)."""
+
+    def __init__(self, open_live: Callable[[], LiveCatalog] | None = None) -> None:
+        self._open_live = open_live or shared_live_catalog
+        self._live: LiveCatalog | None = None
         self._lock = asyncio.Lock()
 
     async def get(self) -> Catalog:
-        """The catalog, loaded once."""
-        if self._catalog is None:
+        """The catalog, as current as the last check."""
+        live = self._live
+        if live is None:
             async with self._lock:
-                if self._catalog is None:
-                    self._catalog = await asyncio.to_thread(self._loader)
-        return self._catalog
+                if self._live is None:
+                    self._live = await asyncio.to_thread(self._open_live)
+            live = self._live
+        catalog = live.current()
+        return catalog if catalog is not None else await asyncio.to_thread(live.refresh)
 
 
-_shared_catalog = CatalogCache()  # loads nothing until an action first runs
+_shared_catalog = CatalogCache()  # opens nothing until an action first runs
 
 
 @dataclass

@@ -18,6 +18,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.engine import Engine
 
+from bot.town.media import media_store
 from bot.town.privacy import ERASED_SLOT, ErasureReport, erase_sender, forget_sms_identity
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def erasure_engine() -> Engine:
 async def erase_conversation(sender_id: str) -> ErasureReport:
     """Erase a citizen's data off the event loop; an SMS number is kept until the confirmation is sent."""
     spare = frozenset({"sms_identities"}) if sender_id.startswith(SMS_PREFIX) else frozenset()
-    return await asyncio.to_thread(erase_sender, erasure_engine(), sender_id, spare=spare)
+    return await asyncio.to_thread(erase_sender, erasure_engine(), sender_id, spare=spare, media=media_store())
 
 
 async def forget_number_later(sender_id: str, delay_seconds: float = IDENTITY_GRACE_SECONDS) -> None:

@@ -125,8 +125,24 @@ class ActionReportReview(Action):
         return refs[0] if refs else None
 
 
+def summary_turn(tracker: Tracker) -> str | None:
+    """The id of the citizen message after which the report's summary was last shown (else the latest message's).
+
+    Every « oui » to one summary is the same report: a citizen who confirms again after « momentanément
+    indisponible », while the first confirmation was in fact recorded by a slow action server, gets the same ticket.
+    A corrected report is summarised again, after another message, and so becomes another ticket.
+    """
+    message_id, shown = None, None
+    for event in tracker.events:
+        if event.get("event") == "user":
+            message_id = event.get("message_id") or (event.get("parse_data") or {}).get("message_id")
+        elif event.get("event") == "slot" and event.get("name") == "report_stage" and event.get("value") == "summary":
+            shown = message_id
+    return shown or (tracker.latest_message or {}).get("message_id") or None
+
+
 class ActionReportCreate(Action):
-    """Creates the ticket once (a retried turn returns the same one) and gives its reference."""
+    """Creates the ticket once per confirmed summary (a retried turn returns the same one) and gives its reference."""
 
     def __init__(self, access: TicketsAccess | None = None) -> None:
         self._access = access
@@ -153,12 +169,12 @@ class ActionReportCreate(Action):
 
     @staticmethod
     def draft(tracker: Tracker, *, contact: str | None) -> TicketDraft | None:
-        """The ticket the slots describe, keyed by this confirmation message; None if the report is incomplete."""
+        """The ticket the slots describe, keyed by the summary it confirms; None if the report is incomplete."""
         slots = {name: tracker.get_slot(name) for name in (*FORM_SLOTS, *LOCATION_SLOTS)}
         if slots["report_category"] not in PROBLEM_TYPES or not slots["report_location"]:
             return None
         channel, sender_id = identity(tracker)
-        message_id = (tracker.latest_message or {}).get("message_id") or ""
+        turn = summary_turn(tracker)
         lat, long = slots["report_lat"], slots["report_long"]
         only_coordinates = lat is not None and not slots["report_street"]
         return TicketDraft(
@@ -172,7 +188,7 @@ class ActionReportCreate(Action):
             channel=channel,
             sender_id=sender_id,
             contact=contact,
-            idempotency_key=f"report:{channel}:{sender_id}:{message_id}",
+            idempotency_key=f"report:{channel}:{sender_id}:{turn}" if turn else None,
         )
 
 

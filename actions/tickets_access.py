@@ -1,13 +1,15 @@
-"""The ticket store, pending contacts and catalog the report actions use: opened once per process, off the loop."""
+"""The ticket store, pending contacts and live catalog the report actions use: opened once per process, off the loop."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.town.catalog import Catalog
+from bot.town.catalog.live import LiveCatalog
 from bot.town.tickets import AsyncTicketStore, TicketStore
 from bot.town.tickets.drafts import AsyncPendingContacts, PendingContacts
 
@@ -24,17 +26,27 @@ class TicketServices:
 class TicketsAccess:
     """Opens the services on first use (schema created once), in a worker thread, guarded by a lock."""
 
-    def __init__(self, open_services: Callable[[], TicketServices]) -> None:
+    def __init__(
+        self, open_services: Callable[[], TicketServices], live: Callable[[], LiveCatalog] | None = None
+    ) -> None:
         self._open = open_services
+        self._live = live  # when given, the services' catalog follows the database's (see bot/town/catalog/live.py)
         self._services: TicketServices | None = None
         self._lock = asyncio.Lock()
 
     async def services(self) -> TicketServices:
-        """The services, opened the first time they are asked for."""
+        """The services, opened the first time they are asked for, with the live catalog as of its last check."""
         if self._services is None:
             async with self._lock:
                 if self._services is None:
                     self._services = await asyncio.to_thread(self._open)
+        if self._live is not None:
+            live = self._live()
+            catalog = live.current()
+            if catalog is None:
+                catalog = await asyncio.to_thread(live.refresh)
+            if catalog is not self._services.catalog:
+                self._services = dataclasses.replace(self._services, catalog=catalog)
         return self._services
 
 
@@ -55,7 +67,9 @@ def open_services(store: TicketStore, catalog_loader: Callable[[], Catalog]) -> 
 @functools.lru_cache(maxsize=1)
 def tickets_access() -> TicketsAccess:
     """The process-wide access, from settings (DATABASE_URL or the SQLite file under var/, the town's catalog)."""
-    from bot.town.catalog import load_catalog
+    from actions.catalog_access import shared_live_catalog
     from bot.town.tickets import store_from_settings
 
-    return TicketsAccess(lambda: open_services(store_from_settings(), load_catalog))
+    return TicketsAccess(
+        lambda: open_services(store_from_settings(), lambda: shared_live_catalog().get()), live=shared_live_catalog
+    )

@@ -217,7 +217,8 @@ class Bench:
         if result.errors:
             self.results["error_examples"].setdefault(result.target, sorted(set(result.errors))[:5])
         print(f"  {result.target:32} c={result.concurrency:<3} {summary['msg_per_s']:>7} msg/s  p50 {summary['p50']} "
-              f"p95 {summary['p95']} p99 {summary['p99']} ms  errors {summary['errors']}", flush=True)  # fmt: skip
+              f"p95 {summary['p95']} p99 {summary['p99']} ms  errors {summary['errors']} "
+              f"(« indisponible » {summary['unavailable']})", flush=True)  # fmt: skip
 
     async def nlu(self, plain: servers.Server, model: Path, out: Path) -> None:
         """Held-out split accuracy, macro-F1, per-intent F1 and confusion matrix, through the plain /model/parse."""

@@ -45,7 +45,8 @@ SCRIPT: tuple[Turn, ...] = (
 
 PARSE_TEXTS: tuple[str, ...] = tuple(t.text for t in SCRIPT)
 
-# What the assistant says when an action failed or timed out (utter_service_unavailable): counted as an error.
+# What the assistant says when an action failed or timed out (utter_service_unavailable): counted as an error, and
+# apart, since a busy machine must never cost a citizen's report (issue 20).
 DEGRADED = "momentanément indisponible"
 
 
@@ -56,6 +57,7 @@ class Sample:
     kind: str
     seconds: float
     ok: bool
+    unavailable: bool = False  # the answer was « momentanément indisponible »
 
 
 @dataclass
@@ -79,6 +81,11 @@ class LoadResult:
         return sum(1 for s in self.samples if not s.ok)
 
     @property
+    def unavailable_count(self) -> int:
+        """Turns answered « momentanément indisponible » (also counted in error_count)."""
+        return sum(1 for s in self.samples if s.unavailable)
+
+    @property
     def throughput(self) -> float:
         """Answered messages per second."""
         return self.messages / self.seconds if self.seconds > 0 else 0.0
@@ -96,6 +103,7 @@ class LoadResult:
             "kind": kind or "all",
             "messages": len(values),
             "errors": self.error_count if kind is None else None,
+            "unavailable": self.unavailable_count if kind is None else None,
             "seconds": round(self.seconds, 2),
             "msg_per_s": round(self.throughput, 1) if kind is None else None,
             **{f"p{q}": round(percentile(values, q), 1) if values else None for q in (50, 95, 99)},
@@ -176,19 +184,21 @@ def rest_conversation(
                 if not budget.take():
                     return
                 started = time.perf_counter()
+                unavailable = False
                 try:
                     async with session.post(f"{url}/webhooks/rest/webhook",
                                             json={"sender": sender, "message": turn.text}) as response:  # fmt: skip
                         status, body = response.status, await response.text()
                     replies = json.loads(body) if status == 200 else None
                     ok = isinstance(replies, list) and (bool(replies) or not require_answer)
-                    ok = ok and not any(DEGRADED in str(r.get("text", "")) for r in replies or [])
+                    unavailable = any(DEGRADED in str(r.get("text", "")) for r in replies or [])
+                    ok = ok and not unavailable
                     if not ok:
                         result.errors.append(f"REST {status} on {turn.text!r}: {body[:120]}")
                 except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
                     ok = False
                     result.errors.append(f"REST {type(error).__name__} on {turn.text!r}")
-                result.samples.append(Sample(turn.kind, time.perf_counter() - started, ok))
+                result.samples.append(Sample(turn.kind, time.perf_counter() - started, ok, unavailable))
 
     return run
 
@@ -285,18 +295,18 @@ def socketio_conversation(
                 if not budget.take():
                     return
                 started = time.perf_counter()
-                ok = True
+                ok, unavailable = True, False
                 await client.emit("user_uttered", {"message": turn.text, "session_id": session_id})
                 try:
                     for _ in range(max(1, count)):
                         message = await asyncio.wait_for(inbox.get(), reply_timeout)
                         if DEGRADED in str(message.get("text", "")):
-                            ok = False
+                            ok, unavailable = False, True
                             result.errors.append(f"socket.io: degraded answer to {turn.text!r}")
                 except asyncio.TimeoutError:
                     ok = False
                     result.errors.append(f"socket.io: no complete answer to {turn.text!r} in {reply_timeout:.0f} s")
-                result.samples.append(Sample(turn.kind, time.perf_counter() - started, ok))
+                result.samples.append(Sample(turn.kind, time.perf_counter() - started, ok, unavailable))
                 if not ok:
                     return
                 if think_seconds:

@@ -241,9 +241,9 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
     lines += [
         "## Load",
         "",
-        "| target | conversations | msg/s | p50 ms | p95 ms | p99 ms | errors | msg/s vs speed-ups off "
-        "| p50 vs speed-ups off | msg/s vs plain REST | p50 vs plain REST | p50 vs parse |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| target | conversations | msg/s | p50 ms | p95 ms | p99 ms | errors | « indisponible » "
+        "| msg/s vs speed-ups off | p50 vs speed-ups off | msg/s vs plain REST | p50 vs plain REST | p50 vs parse |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run in (r for r in runs if r["kind"] == "all"):
         off = _off_run(runs, run)
@@ -251,7 +251,8 @@ def render(results: dict[str, Any], plots: list[str]) -> str:
         parse = find_run(runs, PLAIN_PARSE, run["concurrency"]) or {}
         lines.append(
             f"| {run['target']} | {run['concurrency']} | {run['msg_per_s']} | {run['p50']} | {run['p95']} | "
-            f"{run['p99']} | {run['errors']} | {ratio(run['msg_per_s'], off.get('msg_per_s'))} | "
+            f"{run['p99']} | {run['errors']} | {run.get('unavailable', '–')} | "
+            f"{ratio(run['msg_per_s'], off.get('msg_per_s'))} | "
             f"{ratio(run['p50'], off.get('p50'))} | {ratio(run['msg_per_s'], floor.get('msg_per_s'))} | "
             f"{ratio(run['p50'], floor.get('p50'))} | {ratio(run['p50'], parse.get('p50'))} |"
         )

@@ -105,8 +105,8 @@ def label(pid: int) -> str:
 
 def label_of(command_line: str) -> str:
     """A short name for a process of a measured configuration, from its command line."""
-    for needle, name in (("rasa_sdk", "action server"), ("rasa run", "rasa server"),
-                         ("bot.runtime.server", "rasa server"), ("bot console", "console"),
+    for needle, name in (("rasa_sdk", "action server"), ("bot.runtime.actions", "action server"),
+                         ("rasa run", "rasa server"), ("bot.runtime.server", "rasa server"), ("bot console", "console"),
                          ("bot run", "supervisor (bot run)")):  # fmt: skip
         if needle in command_line:
             return name

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from bot.town.catalog import Catalog
+    from bot.town.catalog.store import CatalogStore
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -107,7 +111,7 @@ def cmd_create_staff_user(args: argparse.Namespace) -> int:
     """Create a staff account for the console; the password is read from standard input."""
     import getpass
 
-    from bot.console.auth import create_staff_user
+    from bot.console.accounts import create_staff_user
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Mot de passe : ")
     try:
@@ -136,6 +140,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     """Delete conversations and channel data older than the retention period (tickets and the audit log stay)."""
     from datetime import timedelta
 
+    from bot.town.media import media_store
     from bot.town.privacy import parse_age, purge
 
     try:
@@ -143,9 +148,186 @@ def cmd_purge(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(str(error), file=sys.stderr)
         return 2
-    report = purge(_engine(), older_than, dry_run=args.dry_run)
+    report = purge(_engine(), older_than, dry_run=args.dry_run, media=media_store(get_settings()))
     print(f"Older than {older_than}: {report.summary()}")
     return 0
+
+
+def _catalog_command(run: Callable[[CatalogStore], int]) -> int:
+    """Run a catalog command on the database's catalog (seeded from TOWN_DATA_DIR when empty), reporting refusals."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.town.catalog import CatalogError
+    from bot.town.catalog.closures import ClosureError
+    from bot.town.catalog.store import invalid_catalog_message, store_from_settings
+
+    settings = get_settings()
+    try:
+        store = store_from_settings(settings)
+        try:
+            store.seed(settings.town_data_dir)
+        except CatalogError as error:
+            print(invalid_catalog_message(str(settings.town_data_dir), error), file=sys.stderr)
+            return 1
+        return run(store)
+    except CatalogError as error:
+        print(invalid_catalog_message("change refused", error), file=sys.stderr)
+        return 1
+    except ClosureError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        print(f"Database unavailable: {error}", file=sys.stderr)
+        return 1
+
+
+def _catalog_summary(catalog: Catalog) -> str:
+    waste = catalog.waste
+    return (
+        f"{len(catalog.services)} services, {len(catalog.procedures)} procedures, "
+        f"{len(waste.streets)} streets in {len(waste.sectors)} waste sectors"
+    )
+
+
+def _cli_actor() -> str:
+    """Who the catalog's history names for a command-line change."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def cmd_catalog_validate(args: argparse.Namespace) -> int:
+    """Validate the YAML files of DIR, or the live catalog in the database; exit 1 naming file, item and field."""
+    from pathlib import Path
+
+    from bot.town.catalog import CatalogError, load_catalog
+    from bot.town.catalog.store import catalog_problem, invalid_catalog_message, store_from_settings
+
+    if args.dir:
+        try:
+            catalog = load_catalog(Path(args.dir))
+        except CatalogError as error:
+            print(invalid_catalog_message(args.dir, error), file=sys.stderr)
+            return 1
+        print(f"Catalog OK ({args.dir}): {_catalog_summary(catalog)}")
+        return 0
+    settings = get_settings()
+    store = store_from_settings(settings)
+    problem = catalog_problem(store, settings.town_data_dir)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    version, catalog = store.catalog()
+    print(f"Catalog OK (database, version {version}): {_catalog_summary(catalog)}")
+    return 0
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    """Replace the live catalog with the YAML files of DIR (validated first; history keeps what changed)."""
+    from pathlib import Path
+
+    from bot.town.catalog import CatalogError
+    from bot.town.catalog.catalog import catalog_from_documents
+    from bot.town.catalog.documents import read_documents
+    from bot.town.catalog.store import invalid_catalog_message
+
+    try:
+        documents = read_documents(Path(args.dir))
+        catalog_from_documents(documents)  # named after the directory, before the database is touched
+    except CatalogError as error:
+        print(invalid_catalog_message(args.dir, error), file=sys.stderr)
+        return 1
+
+    def run(store: CatalogStore) -> int:
+        before = store.version()
+        after = store.import_documents(documents, _cli_actor())
+        print(f"Catalog imported from {args.dir}: version {after}" + (" (unchanged)" if after == before else ""))
+        return 0
+
+    return _catalog_command(run)
+
+
+def cmd_catalog_export(args: argparse.Namespace) -> int:
+    """Write the live catalog as services.yml, procedures.yml and waste.yml into DIR."""
+    from pathlib import Path
+
+    from bot.town.catalog.documents import write_documents
+
+    def run(store: CatalogStore) -> int:
+        version, documents = store.snapshot()
+        paths = write_documents(documents, Path(args.dir))
+        print(f"Catalog version {version} exported: {', '.join(str(p) for p in paths)}")
+        return 0
+
+    return _catalog_command(run)
+
+
+def cmd_catalog_closure_add(args: argparse.Namespace) -> int:
+    """Close a service for whole days; live in every process within CATALOG_CHECK_SECONDS."""
+    from bot.town.catalog.closures import ClosureError, parse_day
+
+    try:
+        start = parse_day(args.start, "--from")
+        end = parse_day(args.end, "--to") if args.end else None
+    except ClosureError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+
+    def run(store: CatalogStore) -> int:
+        version = store.add_closure(args.service, start, end, args.reason, _cli_actor())
+        print(
+            f"Fermeture ajoutée / closure added: {args.service} {start} → {end or start} ({args.reason.strip()}); "
+            f"catalog version {version}"
+        )
+        return 0
+
+    return _catalog_command(run)
+
+
+def cmd_catalog_closure_remove(args: argparse.Namespace) -> int:
+    """Remove the closure of a service that starts on --from."""
+    from bot.town.catalog.closures import ClosureError, parse_day
+
+    try:
+        start = parse_day(args.start, "--from")
+    except ClosureError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+
+    def run(store: CatalogStore) -> int:
+        version = store.remove_closure(args.service, start, _cli_actor())
+        print(f"Fermeture retirée / closure removed: {args.service} {start}; catalog version {version}")
+        return 0
+
+    return _catalog_command(run)
+
+
+def _add_catalog_parser(sub: argparse._SubParsersAction) -> None:
+    """`catalog validate|import|export|closure add|closure remove`."""
+    catalog = sub.add_parser("catalog", help="the live catalog: validate, import, export, closures")
+    verbs = catalog.add_subparsers(dest="catalog_command", required=True)
+    validate = verbs.add_parser("validate", help="validate the YAML files of DIR, or the catalog in the database")
+    validate.add_argument("dir", nargs="?", help="a folder with services.yml, procedures.yml, waste.yml")
+    validate.set_defaults(func=cmd_catalog_validate)
+    importing = verbs.add_parser("import", help="replace the live catalog with the YAML files of DIR")
+    importing.add_argument("dir")
+    importing.set_defaults(func=cmd_catalog_import)
+    export = verbs.add_parser("export", help="write the live catalog as YAML files into DIR")
+    export.add_argument("dir")
+    export.set_defaults(func=cmd_catalog_export)
+    closure = verbs.add_parser("closure", help="exceptional closures").add_subparsers(
+        dest="closure_command", required=True
+    )
+    add = closure.add_parser("add", help="close a service for whole days")
+    add.add_argument("service", help="service id, e.g. mairie")
+    add.add_argument("--from", dest="start", metavar="YYYY-MM-DD", required=True, help="first day closed")
+    add.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day closed (default: the first day)")
+    add.add_argument("--reason", required=True, help="why, as citizens will read it")
+    add.set_defaults(func=cmd_catalog_closure_add)
+    remove = closure.add_parser("remove", help="remove the closure that starts on a day")
+    remove.add_argument("service", help="service id, e.g. mairie")
+    remove.add_argument("--from", dest="start", metavar="YYYY-MM-DD", required=True, help="its first day")
+    remove.set_defaults(func=cmd_catalog_closure_remove)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     set_status.add_argument("--note", help="note shown to the citizen")
     set_status.add_argument("--reason", help="reason (required for non_retenu)")
     set_status.set_defaults(func=cmd_ticket_set_status)
+
+    _add_catalog_parser(sub)
     return parser
 
 

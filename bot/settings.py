@@ -25,19 +25,38 @@ class Settings(BaseSettings):
     var_dir: Path = Field(default=ROOT / "var", description="Runtime files: SQLite database, logs, uploads.")
     models_dir: Path = Field(default=ROOT / "models", description="Trained Rasa models.")
     town_data_dir: Path = Field(default=ROOT / "data" / "town", description="The town's catalog.")
+    media_dir: Path | None = Field(
+        default=None, description="Citizens' photos, re-encoded without metadata; var/media if unset."
+    )
 
     # Processes
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_host: str = "127.0.0.1"
     action_port: int = 5055
+    action_bind_host: str | None = Field(
+        default=None, description="Address the action server listens on; ACTION_HOST when unset (make run)."
+    )
     console_host: str = "127.0.0.1"
     console_port: int = 8000
     rasa_workers: int = 1
     rasa_token: str | None = Field(
         default=None, description="Token of the rasa server's HTTP API; generated under var/ if unset."
     )
-    action_timeout_seconds: float = 1.2
+    action_timeout_seconds: float = Field(
+        default=1.2, description="Wait for an action that only reads (catalog); then « momentanément indisponible »."
+    )
+    action_write_timeout_seconds: float = Field(
+        default=10.0,
+        description="Wait for an action that records what the citizen asked (a report, a handoff) on a busy machine.",
+    )
+    action_server_token: str | None = Field(
+        default=None, description="Secret the rasa server shows the action server; generated under var/ if unset."
+    )
+    request_max_bytes: int = Field(
+        default=6 * 1024 * 1024,
+        description="Largest request body the rasa server reads (Sanic's REQUEST_MAX_SIZE; 413 above); over uploads.",
+    )
     rasa_speedups: bool = Field(
         default=True, description="RASA_SPEEDUPS=on|off: off runs the same bot on plain Rasa (bot/speedups/)."
     )
@@ -55,6 +74,9 @@ class Settings(BaseSettings):
         description="For tests and demonstrations only: the town's fixed date and time (ISO, town time when naive).",
     )
     public_url: str = "http://127.0.0.1:5005"
+    catalog_check_seconds: float = Field(
+        default=1.0, description="How often, at most, a process checks whether staff changed the catalog."
+    )
 
     # Channels (off until their secrets are set)
     twilio_account_sid: str | None = None
@@ -66,6 +88,19 @@ class Settings(BaseSettings):
         default=None, description="Key of the pseudonymous SMS sender ids; generated under var/ if unset."
     )
     allowed_origins: str = "http://127.0.0.1:8000,http://localhost:8000"
+    media_url_secret: str | None = Field(
+        default=None, description="Key of the signed, expiring photo URLs; derived from the identity secret if unset."
+    )
+    media_url_ttl_seconds: int = Field(default=3600, description="How long a signed photo URL works.")
+    webchat_init_payload: str = Field(
+        default="/get_started", description="What the web chat widget sends when opened; answered with the greeting."
+    )
+    rest_token: str | None = Field(
+        default=None, description="Bearer token the REST channel requires from non-local callers; unset: local only."
+    )
+    proxies_count: int = Field(
+        default=0, description="Reverse proxies in front (X-Forwarded-For hops trusted from the right); 0: none."
+    )
 
     # Open311
     open311_api_key: str | None = None
@@ -76,14 +111,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, description="Largest photo a citizen may upload (web chat).")
     rate_limit_per_minute: int = 30
+    upload_rate_limit_per_hour: int = Field(default=20, description="Photos one client address may upload per hour.")
     session_expiration_minutes: int = 60
     console_session_minutes: int = Field(default=60, description="Idle minutes before a staff console session expires.")
     handoff_timeout_seconds: int = Field(default=300, description="Wait before a handoff turns to a call-back.")
     retention_days: int = 180
 
-    @validator("clock_override", pre=True)
+    @validator("clock_override", "media_dir", pre=True)
     def _unset_when_empty(cls, value: object) -> object:
-        """CLOCK_OVERRIDE= (empty, as in .env.example) means the real clock."""
+        """CLOCK_OVERRIDE= or MEDIA_DIR= (empty, as in .env.example) means unset: the real clock, var/media."""
         return None if value == "" else value
 
     class Config:
@@ -94,6 +130,11 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """The embedded SQLite database file."""
         return self.var_dir / "guichet.db"
+
+    @property
+    def effective_media_dir(self) -> Path:
+        """MEDIA_DIR, or var/media."""
+        return self.media_dir or self.var_dir / "media"
 
     @property
     def effective_database_url(self) -> str:

@@ -6,15 +6,23 @@ object, too big, or with a sender or message of the wrong type gets a 4xx; an em
 text gets the channel's French notice; an `/intent{...}` text is honoured only when it is a button just offered to
 this sender; when the assistant fails (action server or conversation store down) the citizen is told the service
 is momentarily unavailable. One sender's messages are handled one at a time, in arrival order. No rate limit: the
-channel listens on localhost for scripts and benchmarks.
+channel is for scripts and benchmarks.
+
+The caller chooses the sender, so the channel must not let it speak as a citizen of another channel: a sender with
+another channel's prefix (`telegram:`, `sms:`, `webchat:`, `voice:`) is refused with a 403, and every conversation
+is stored as `rest:<sender>` (the answer still names the sender as sent). Callers on the loopback interface are
+answered as they are; any other caller, and any request that came through a proxy (forwarded headers), must
+present `Authorization: Bearer <REST_TOKEN>`, and is refused when REST_TOKEN is unset.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,18 +36,67 @@ from connectors.shared.guard import CONTROL_CHARACTERS, Guard, SlidingWindowRate
 from connectors.shared.notices import Notices, load_notices
 from connectors.shared.offers import OfferStore, buttons_from_rasa
 from connectors.shared.sender_lanes import SenderLanes
+from connectors.shared.senders import REST_PREFIX, claims_proven_channel
 
 logger = logging.getLogger(__name__)
 
-MAX_SENDER_CHARS = 255
+MAX_SENDER_CHARS = 255 - len(REST_PREFIX)  # the stored sender id fits Rasa's 255-character column
 DEFAULT_SENDER = "default"  # Rasa's REST channel uses it when the body names no sender
 NOTICE_FOR_VERDICT = {Verdict.EMPTY: "empty", Verdict.TOO_LONG: "too_long", Verdict.RATE_LIMITED: "rate_limited"}
+# Headers a reverse proxy adds: a request carrying one came from outside, whatever the socket's address.
+FORWARDED_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+BEARER = "bearer "
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class BadRequest(ValueError):
     """The body cannot be a REST message; the text says why (sent back with a 400)."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a request: the socket's peer address and the headers that matter for trust."""
+
+    peer: str
+    headers: Mapping[str, str]
+
+    @property
+    def is_local(self) -> bool:
+        """A process on this machine talking directly (loopback, no proxy in between)."""
+        try:
+            address = ipaddress.ip_address(self.peer)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address.is_loopback and not any(self.headers.get(name) for name in FORWARDED_HEADERS)
+
+    def presents(self, token: str) -> bool:
+        """Whether the request carries `Authorization: Bearer <token>`."""
+        authorization = self.headers.get("authorization") or ""
+        if not authorization.lower().startswith(BEARER):
+            return False
+        return hmac.compare_digest(authorization[len(BEARER) :].strip().encode(), token.encode())
+
+
+LOCAL_CALLER = Caller("127.0.0.1", {})
+
+
+def refusal(caller: Caller, token: str | None) -> tuple[int, dict[str, str]] | None:
+    """Why a caller may not use the channel (HTTP status and body), or None when it may."""
+    if caller.is_local:
+        return None
+    if not token:
+        return 403, {"error": "the REST channel answers local callers only (REST_TOKEN is not set)"}
+    if not caller.presents(token):
+        return 401, {"error": "a valid 'Authorization: Bearer <REST_TOKEN>' header is required"}
+    return None
+
+
+def conversation_id(sender: str) -> str:
+    """The sender id a REST conversation is stored under."""
+    return REST_PREFIX + sender
 
 
 @dataclass(frozen=True)
@@ -93,48 +150,60 @@ class OfferingCollector(CollectingOutputChannel):
 class RestHandler:
     """Screens, orders and hands on REST messages; always answers a JSON list or a 4xx."""
 
-    def __init__(self, guard: Guard, notices: Notices, max_body_bytes: int) -> None:
+    def __init__(self, guard: Guard, notices: Notices, max_body_bytes: int, token: str | None = None) -> None:
         self.guard = guard
         self.notices = notices
         self.max_body_bytes = max_body_bytes
+        self.token = token
         self.lanes = SenderLanes()
 
-    async def handle(self, body: bytes, on_new_message: OnNewMessage) -> tuple[int, Any]:
+    async def handle(self, body: bytes, on_new_message: OnNewMessage, caller: Caller = LOCAL_CALLER) -> tuple[int, Any]:
         """Answer one POST: (HTTP status, JSON body)."""
+        refused = refusal(caller, self.token)
+        if refused is not None:
+            return refused
         if len(body) > self.max_body_bytes:
             return 413, {"error": f"body larger than {self.max_body_bytes} bytes"}
         try:
             message = parse_body(body)
         except BadRequest as error:
             return 400, {"error": str(error)}
+        if claims_proven_channel(message.sender):
+            return 403, {"error": "the sender names a conversation of another channel"}
         answer: list[dict[str, Any]] = []
 
         async def work() -> None:
             answer.extend(await self.answer(message, on_new_message))
 
-        await asyncio.shield(self.lanes.submit(message.sender, work))
+        await asyncio.shield(self.lanes.submit(conversation_id(message.sender), work))
         return 200, answer
 
     async def answer(self, message: RestMessage, on_new_message: OnNewMessage) -> list[dict[str, Any]]:
         """The bot messages for one well-formed request (a notice when the text is refused or the assistant fails)."""
         collector = OfferingCollector(self.guard.offers)
+        stored_as = conversation_id(message.sender)
         try:
-            screened = await self.guard.screen(message.sender, message.text, count=False)
+            screened = await self.guard.screen(stored_as, message.text, count=False)
             if screened.verdict is not Verdict.PASS:
                 return [self.notice(message.sender, NOTICE_FOR_VERDICT[screened.verdict])]
             await on_new_message(
                 UserMessage(
                     screened.text,
                     collector,
-                    message.sender,
+                    stored_as,
                     input_channel=RestInput.name(),
                     metadata=message.metadata,
                 )  # fmt: skip
             )
         except Exception:  # noqa: BLE001 - the citizen must get an answer whatever failed
             logger.exception("A REST message could not be handled")
-            return [*collector.messages, self.notice(message.sender, "unavailable")]
-        return collector.messages
+            return [*self.addressed(collector, message), self.notice(message.sender, "unavailable")]
+        return self.addressed(collector, message)
+
+    @staticmethod
+    def addressed(collector: CollectingOutputChannel, message: RestMessage) -> list[dict[str, Any]]:
+        """The collected bot messages, addressed to the sender as the caller named it."""
+        return [{**bot_message, "recipient_id": message.sender} for bot_message in collector.messages]
 
     def notice(self, sender: str, field: str) -> dict[str, Any]:
         """One of the channel's own answers, shaped like a bot message."""
@@ -170,7 +239,7 @@ class RestInput(InputChannel):
             guard = Guard(stores.offers, SlidingWindowRateLimiter(settings.rate_limit_per_minute),
                           settings.max_message_chars)  # fmt: skip
             notices = load_notices(ROOT / "domain.yml", self._notice_overrides)
-            self._handler = RestHandler(guard, notices, settings.max_body_bytes)
+            self._handler = RestHandler(guard, notices, settings.max_body_bytes, settings.rest_token)
         return self._handler
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -189,7 +258,8 @@ class RestInput(InputChannel):
 
         @rest_webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            status, body = await handler.handle(request.body or b"", on_new_message)
+            caller = Caller(request.ip or "", request.headers)
+            status, body = await handler.handle(request.body or b"", on_new_message, caller)
             return response.json(body, status=status)
 
         return rest_webhook

@@ -12,6 +12,7 @@ from bot.console.demo import create_demo_blueprint
 from bot.console.open311 import create_open311_blueprint
 from bot.console.pages import register_console
 from bot.settings import Settings, get_settings
+from bot.town.media import MediaStore, media_signer, media_store
 from bot.town.privacy.retention import purge_daily
 from bot.town.tickets.async_store import AsyncTicketStore
 from bot.town.tickets.outbox import OutboxStore, OutboxWorker
@@ -42,10 +43,17 @@ def create_app(
         async def _create_schema(app: Sanic, _loop: object) -> None:
             await asyncio.to_thread(create_schema, engine)
 
-        _purge_daily(app, engine, timedelta(days=settings.retention_days))
+        _purge_daily(app, engine, timedelta(days=settings.retention_days), media_store(settings))
 
     app.ctx.tickets = store
-    app.blueprint(create_open311_blueprint(store, api_key=settings.open311_api_key, timezone_name=settings.timezone))
+    app.blueprint(
+        create_open311_blueprint(
+            store,
+            api_key=settings.open311_api_key,
+            timezone_name=settings.timezone,
+            media_signer=media_signer(settings),
+        )
+    )
     app.blueprint(create_demo_blueprint(settings.public_url, settings))
     register_console(app, settings, engine=store.sync.engine)
     if outbox_worker is not None:
@@ -79,13 +87,13 @@ def _run_in_background(app: Sanic, worker: OutboxWorker) -> None:
         await app.ctx.outbox_task
 
 
-def _purge_daily(app: Sanic, engine: Engine, older_than: timedelta) -> None:
+def _purge_daily(app: Sanic, engine: Engine, older_than: timedelta, media: MediaStore) -> None:
     """The retention purge (bot/town/privacy/retention.py): at start-up, then once a day, while the console runs."""
 
     @app.after_server_start
     async def _start_purge(app: Sanic, _loop: object) -> None:
         app.ctx.purge_stop = asyncio.Event()
-        app.ctx.purge_task = asyncio.create_task(purge_daily(engine, older_than, app.ctx.purge_stop))
+        app.ctx.purge_task = asyncio.create_task(purge_daily(engine, older_than, app.ctx.purge_stop, media=media))
 
     @app.before_server_stop
     async def _stop_purge(app: Sanic, _loop: object) -> None:
@@ -95,6 +103,9 @@ def _purge_daily(app: Sanic, engine: Engine, older_than: timedelta) -> None:
 
 def run_console(settings: Settings | None = None) -> None:
     """Serve the console on CONSOLE_HOST:CONSOLE_PORT until interrupted (one process, one worker)."""
+    from bot.town.notify import hide_tokens_in_logs
+
+    hide_tokens_in_logs()  # the rasa token travels in the URLs the console calls
     settings = settings or get_settings()
     app = create_app(settings)
     app.run(host=settings.console_host, port=settings.console_port, access_log=False, motd=False)

@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse
 
 from bot.console.conversations import CHANNEL_LABELS
 from bot.console.web import Console, form_value, staff_guard
+from bot.town.media import media_store
 from bot.town.privacy import ErasureReport, erase_senders, sender_ids_for
 from bot.town.privacy.pseudonyms import load_identity_secret
 
@@ -23,7 +24,7 @@ IDENTITY_HINTS = {
     "sms": "numéro de téléphone (06 12 34 56 78, +33…) ou pseudonyme « sms:… » de la liste des conversations",
     "telegram": "identifiant de discussion Telegram (chiffres) ou « telegram:… »",
     "web": "identifiant de session du chat web ou « webchat:… »",
-    "rest": "identifiant d'expéditeur tel qu'affiché dans la liste des conversations",
+    "rest": "identifiant d'expéditeur de l'API REST ou « rest:… »",
 }
 
 
@@ -65,7 +66,9 @@ def create_erasure_blueprint(console: Console) -> Blueprint:
         )
         if not sender_ids:
             return page(request, status=404, error="Aucune conversation connue pour cet identifiant.", **kept)
-        report: ErasureReport = await console.run(erase_senders, console.engine, sender_ids)
+        report: ErasureReport = await console.run(
+            erase_senders, console.engine, sender_ids, media=media_store(console.settings)
+        )
         await console.audit(request.ctx.staff.user.email, "erase", channel, report.summary())
         return page(request, notice=f"Effacement fait : {report.summary()}.")
 

@@ -13,9 +13,11 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from bot.clock import utc_now
+from bot.console.media import MEDIA_ROUTE
+from bot.town.media import MediaSigner, media_name
 from bot.town.tickets.async_store import AsyncTicketStore
 from bot.town.tickets.categories import PROBLEM_TYPES
-from bot.town.tickets.model import RequestQuery, TicketDraft
+from bot.town.tickets.model import RequestQuery, Ticket, TicketDraft
 from bot.town.tickets.open311 import service_definition, service_request, services
 from bot.town.tickets.references import parse_reference
 
@@ -84,8 +86,10 @@ def _coordinate(fields: Mapping[str, Any], key: str, limit: float) -> float | No
     return number
 
 
-def _draft_from(fields: Mapping[str, Any], idempotency_key: str | None) -> TicketDraft:
-    """Validate POST requests.json parameters into a ticket draft."""
+def _draft_from(
+    fields: Mapping[str, Any], idempotency_key: str | None, media_reference: Callable[[str], str | None]
+) -> TicketDraft:
+    """Validate POST requests.json parameters into a ticket draft; a photo must already be in the media store."""
     code = _text(fields, "service_code", 40)
     if not code:
         raise Open311Error(400, "service_code manquant.")
@@ -100,6 +104,11 @@ def _draft_from(fields: Mapping[str, Any], idempotency_key: str | None) -> Ticke
     media_url = _text(fields, "media_url", MAX_URL_CHARS)
     if media_url and urlsplit(media_url).scheme not in ("http", "https"):
         raise Open311Error(400, "media_url doit être une URL http(s).")
+    if media_url:
+        # Photos of other hosts are refused: they would be published, tracked and shown to staff unchecked.
+        media_url = media_reference(media_url)
+        if media_url is None:
+            raise Open311Error(400, "media_url doit désigner une photo déposée sur le guichet de la ville.")
     contact = " / ".join(c for c in (_text(fields, "email", 200), _text(fields, "phone", 40)) if c) or None
     return TicketDraft(
         service_code=code,
@@ -157,10 +166,29 @@ def create_open311_blueprint(
     api_key: str | None,
     timezone_name: str = "Europe/Paris",
     clock: Callable[[], datetime] = utc_now,
+    media_signer: MediaSigner | None = None,
 ) -> Blueprint:
-    """The GeoReport v2 endpoints over `store`; POST needs `api_key` (disabled when it is None)."""
+    """The GeoReport v2 endpoints over `store`; POST needs `api_key` (disabled when it is None).
+
+    GET is public and publishes what `service_request` allows anyone to read. With the API key (`api_key` in the
+    query), GET also gives exact coordinates and each photo as a URL of the console's media route signed by
+    `media_signer`, which expires (MEDIA_URL_TTL_SECONDS).
+    """
     zone = ZoneInfo(timezone_name)
     bp = Blueprint("open311", url_prefix="/open311/v2")
+
+    def keyed(given: Any) -> bool:
+        """Whether `given` is the configured API key (never, when none is configured)."""
+        return api_key is not None and bool(given) and hmac.compare_digest(str(given).encode(), api_key.encode())
+
+    def published(request: Request, ticket: Ticket) -> dict[str, Any]:
+        """The ticket as this request may read it: the public view, or the back office's with the key."""
+        if not keyed(request.args.get("api_key")):
+            return service_request(ticket, zone)
+        name = media_name(ticket.media_url)
+        base = f"{request.scheme}://{request.host}{MEDIA_ROUTE}"
+        url = media_signer.url(base, name) if name and media_signer else None
+        return service_request(ticket, zone, media_url=url, exact_position=True)
 
     @bp.exception(Open311Error)
     async def refused(request: Request, error: Open311Error) -> HTTPResponse:
@@ -186,9 +214,11 @@ def create_open311_blueprint(
         given = fields.get("api_key") or request.args.get("api_key")
         if not given:
             return open311_error(401, "api_key manquante.")
-        if api_key is None or not hmac.compare_digest(str(given).encode(), api_key.encode()):
+        if not keyed(given):
             return open311_error(403, "api_key invalide.")
-        draft = _draft_from(fields, request.headers.get("idempotency-key"))
+        media = store.sync.media
+        reference = media.reference if media is not None else lambda _url: None
+        draft = _draft_from(fields, request.headers.get("idempotency-key"), reference)
         try:
             ticket = await store.create_ticket(draft)
         except ValueError as error:
@@ -201,7 +231,7 @@ def create_open311_blueprint(
         """GET requests.json with Open311 filters."""
         args = {key: request.args.get(key) for key in request.args}
         tickets = await store.list_requests(_query_from(args, zone, clock()))
-        return json([service_request(t, zone) for t in tickets])
+        return json([published(request, t) for t in tickets])
 
     @bp.get("/requests/<name>")
     async def show_request(request: Request, name: str) -> HTTPResponse:
@@ -210,6 +240,6 @@ def create_open311_blueprint(
         ticket = await store.get_ticket(ref) if ref else None
         if ticket is None:
             return open311_error(404, "Demande inconnue.")
-        return json([service_request(ticket, zone)])
+        return json([published(request, ticket)])
 
     return bp

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -17,6 +16,7 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine, make_url
 
 from bot.console import auth
+from bot.console.account_pages import register_account_pages
 from bot.console.analytics import analytics_charts, analytics_csv, analytics_tables, compute_analytics
 from bot.console.conversations import CHANNELS, FALLBACK_INTENT, ConversationFilter, list_conversations, load_transcript
 from bot.console.erasure_pages import register_erasure_pages
@@ -35,10 +35,11 @@ from bot.console.tickets_pages import register_ticket_pages
 from bot.console.web import (
     HERE,
     LOGIN_CSRF_COOKIE,
-    SECURITY_HEADERS,
+    PASSWORD_PATH,
     SESSION_COOKIE,
     Console,
     Handler,
+    add_security_headers,
     client_ip,
     create_templates,
     date_value,
@@ -58,7 +59,7 @@ QUEUE_PAGE_SIZE = 25
 AUDIT_PAGE_SIZE = 50
 NEUTRAL_LOGIN_ERROR = (
     "Connexion impossible : adresse e-mail ou mot de passe incorrect, ou trop de tentatives. "
-    "Vérifiez vos identifiants ou réessayez dans 15 minutes."
+    "Vérifiez vos identifiants ou réessayez dans quelques minutes."
 )
 
 
@@ -70,7 +71,10 @@ def register_console(
     engine = engine or create_engine_for(settings.effective_database_url)
     console = Console(engine, settings, create_templates(settings), ZoneInfo(settings.timezone), clock)
     app.ctx.console = console
+    if settings.proxies_count > 0:  # the client's address is then the one the town's proxies forwarded
+        app.config.PROXIES_COUNT = settings.proxies_count
     app.blueprint(create_console_blueprint(console))
+    register_account_pages(app, console)
 
     @app.before_server_start
     async def _create_console_schema(_app: Sanic, _loop: object) -> None:
@@ -89,13 +93,10 @@ def create_console_blueprint(console: Console) -> Blueprint:
     bp = Blueprint(f"console_{id(console)}")
     bp.static("/console/static/console.css", str(HERE / "static" / "console.css"), name="console_css")
 
-    @bp.middleware("response")
-    async def _headers(_request: Request, resp: HTTPResponse) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            resp.headers.setdefault(name, value)
+    add_security_headers(bp)
 
-    def staff_page(*, admin: bool = False) -> Callable[[Handler], Handler]:
-        return staff_guard(console, admin=admin)
+    def staff_page(*, admin: bool = False, while_password_pending: bool = False) -> Callable[[Handler], Handler]:
+        return staff_guard(console, admin=admin, while_password_pending=while_password_pending)
 
     # --- login / logout -------------------------------------------------------------------------
 
@@ -134,13 +135,14 @@ def create_console_blueprint(console: Console) -> Blueprint:
         except auth.LoginRefused:
             return _login_page(request, error=NEUTRAL_LOGIN_ERROR, status=401, email=email)
         token = await console.run(auth.open_session, console.engine, user, now=console.clock())
-        resp = response.redirect(safe_next(form_value(request, "next")), status=303)
+        target = PASSWORD_PATH if user.must_change_password else safe_next(form_value(request, "next"))
+        resp = response.redirect(target, status=303)
         set_cookie(resp, SESSION_COOKIE, token, secure=console.secure_cookies(request))
         del resp.cookies[LOGIN_CSRF_COOKIE]
         return resp
 
     @bp.post("/logout", name="logout")
-    @staff_page()
+    @staff_page(while_password_pending=True)
     async def logout(request: Request) -> HTTPResponse:
         await console.run(
             auth.close_session,
@@ -305,55 +307,6 @@ def create_console_blueprint(console: Console) -> Blueprint:
 
     # --- administration -------------------------------------------------------------------------
 
-    @bp.get("/staff", name="staff")
-    @staff_page(admin=True)
-    async def staff(request: Request) -> HTTPResponse:
-        return await _staff_page(request)
-
-    async def _staff_page(
-        request: Request, *, error: str | None = None, notice: str | None = None, status: int = 200
-    ) -> HTTPResponse:
-        users = await console.run(auth.list_staff_users, console.engine)
-        return console.render(
-            request,
-            "staff.html",
-            section="staff",
-            users=users,
-            roles=auth.ROLES,
-            error=error,
-            notice=notice,
-            min_password=auth.MIN_PASSWORD_LENGTH,
-            status=status,
-        )
-
-    @bp.post("/staff", name="staff_submit")
-    @staff_page(admin=True)
-    async def staff_submit(request: Request) -> HTTPResponse:
-        actor, action = request.ctx.staff.user.email, form_value(request, "action")
-        try:
-            if action == "create":
-                user = await console.run(
-                    auth.create_staff_user,
-                    console.engine,
-                    form_value(request, "email") or "",
-                    form_value(request, "role") or "",
-                    form_value(request, "password") or "",
-                    actor=actor,
-                    now=console.clock(),
-                )
-                return await _staff_page(request, notice=f"Compte créé pour {user.email}.")
-            if action in ("disable", "enable"):
-                user_id = int_value(form_value(request, "user_id"), 0)
-                if user_id == request.ctx.staff.user.id:
-                    raise ValueError("vous ne pouvez pas modifier votre propre compte ici")
-                await console.run(
-                    auth.set_staff_active, console.engine, user_id, action == "enable", actor=actor, now=console.clock()
-                )
-                return await _staff_page(request, notice="Compte modifié.")
-        except ValueError as error:
-            return await _staff_page(request, error=_french_account_error(str(error)), status=400)
-        return await _staff_page(request, error="Action inconnue.", status=400)
-
     @bp.get("/audit", name="audit")
     @staff_page(admin=True)
     async def audit(request: Request) -> HTTPResponse:
@@ -367,16 +320,3 @@ def create_console_blueprint(console: Console) -> Blueprint:
         )
 
     return bp
-
-
-_ACCOUNT_ERRORS = (
-    (re.compile("role"), "Choisissez un rôle : administrateur ou agent."),
-    (re.compile("e-mail address"), "Saisissez une adresse e-mail valide."),
-    (re.compile("password"), f"Le mot de passe doit compter au moins {auth.MIN_PASSWORD_LENGTH} caractères."),
-    (re.compile("already exists"), "Un compte existe déjà pour cette adresse."),
-    (re.compile("propre compte"), "Vous ne pouvez pas désactiver votre propre compte."),
-)
-
-
-def _french_account_error(message: str) -> str:
-    return next((french for pattern, french in _ACCOUNT_ERRORS if pattern.search(message)), "Action impossible.")

@@ -1,4 +1,5 @@
-"""Tables of the staff console: accounts, sessions, login attempts, audit log, reviews and intent corrections."""
+"""Tables of the staff console: accounts, sessions, login attempts and lock-outs, password resets, audit log, reviews
+and intent corrections."""
 
 from __future__ import annotations
 
@@ -54,6 +55,27 @@ login_attempts = Table(
     Column("at", Float, nullable=False),
     Index("ix_login_attempts_email_at", "email", "at"),
     Index("ix_login_attempts_ip_at", "ip", "at"),
+)
+
+# One row per e-mail address tried (an account or not, so both answer alike): its consecutive failures and the
+# time until which it is locked. Claimed in the same transaction that records the attempt, before any hashing.
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("email", String(254), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("locked_until", Float, nullable=False, default=0.0),
+    Column("updated_at", Float, nullable=False, index=True),
+)
+
+# An account whose password an admin reset: the temporary password serves one login, then must be changed.
+staff_password_resets = Table(
+    "staff_password_resets",
+    metadata,
+    Column("user_id", Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("set_by", String(254), nullable=False),
+    Column("set_at", Float, nullable=False),
+    Column("used_at", Float),
 )
 
 audit_log = Table(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
@@ -15,8 +15,11 @@ from sanic.response import HTTPResponse
 from sqlalchemy import func, or_, select
 
 from bot.console.conversations import day_bounds
+from bot.console.media import MEDIA_ROUTE, create_media_blueprint
 from bot.console.web import SECURITY_HEADERS, Console, date_value, form_value, int_value, staff_guard
+from bot.town.media import media_name, media_signer, media_store
 from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
+from bot.town.tickets.intake import parse_contact
 from bot.town.tickets.location import normalise_street
 from bot.town.tickets.outbox import NOTIFY_KIND
 from bot.town.tickets.references import parse_reference
@@ -125,14 +128,18 @@ def osm_link(lat: float | None, long: float | None) -> str | None:
     return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={long:.6f}#map=18/{lat:.6f}/{long:.6f}"
 
 
-def photo_origin(media_url: str | None) -> str | None:
-    """The http(s) origin of a ticket's photo, to allow it in the page's Content-Security-Policy."""
-    if not media_url:
+def photo_path(media_url: str | None) -> str | None:
+    """Where staff see a ticket's photo: the console's own media route (no other host is ever allowed)."""
+    name = media_name(media_url)
+    return f"{MEDIA_ROUTE}/{name}" if name else None
+
+
+def masked_contact(contact: str | None) -> str | None:
+    """A ticket's contact as the page shows it until staff ask: enough to recognise it, not to use it."""
+    if not contact:
         return None
-    parts = urlsplit(media_url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in parts.netloc for c in " ;'\""):
-        return None
-    return f"{parts.scheme}://{parts.netloc}"
+    parsed = parse_contact(contact)
+    return parsed.masked if parsed is not None else "[contact masqué]"
 
 
 def _escape_like(text: str) -> str:
@@ -140,16 +147,19 @@ def _escape_like(text: str) -> str:
 
 
 def register_ticket_pages(app: Sanic, console: Console) -> TicketStore:
-    """Mount /tickets on `app`; the ticket tables are created when the server starts."""
+    """Mount /tickets and the photos' /media on `app`; the ticket tables are created when the server starts."""
     settings = console.settings
+    media, signer = media_store(settings), media_signer(settings)
     store = TicketStore(
         console.engine,
         prefix=settings.ticket_prefix,
         timezone=settings.timezone,
         clock=lambda: datetime.fromtimestamp(console.clock(), timezone.utc),
         forward_new_tickets=bool(settings.open311_forward_url),
+        media=media,
     )
     app.blueprint(create_tickets_blueprint(console, store))
+    app.blueprint(create_media_blueprint(console, media, signer))
 
     @app.before_server_start
     async def _create_ticket_schema(_app: Sanic, _loop: object) -> None:
@@ -180,10 +190,15 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
         return console.render(request, "tickets.html", section="tickets", flt=flt, page=page, states=STATE_LABELS,
                               statuses=STATUS_LABELS, categories=PROBLEM_TYPES, urlencode=urlencode)  # fmt: skip
 
-    async def ticket_page(request: Request, ref: str, *, error: str | None = None, status: int = 200) -> HTTPResponse:
+    async def ticket_page(
+        request: Request, ref: str, *, error: str | None = None, status: int = 200, reveal_contact: bool = False
+    ) -> HTTPResponse:
         ticket = await console.run(store.get_ticket, ref)
         if ticket is None:
             return not_found(request)
+        revealed = reveal_contact and bool(ticket.contact)
+        if revealed:  # who saw which ticket's contact, and when; never the contact itself
+            await console.audit(request.ctx.staff.user.email, "reveal_contact", ticket.ref, "contact affiché")
         history = await console.run(store.history, ticket.ref)
         jobs = await console.run(notifications_of, console.engine, ticket.ref)
         resp = console.render(
@@ -191,12 +206,9 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
             states=STATE_LABELS, statuses=STATUS_LABELS, categories=PROBLEM_TYPES, outbox_labels=OUTBOX_LABELS,
             osm=osm_link(ticket.lat, ticket.long), error=error, changed=request.args.get("modifie") == "1",
             local=lambda moment: moment.astimezone(console.tz).strftime("%d/%m/%Y %H:%M") if moment else "—",
+            photo=photo_path(ticket.media_url),
+            contact=ticket.contact if revealed else masked_contact(ticket.contact), contact_revealed=revealed,
         )  # fmt: skip
-        origin = photo_origin(ticket.media_url)
-        if origin:
-            resp.headers["Content-Security-Policy"] = SECURITY_HEADERS["Content-Security-Policy"].replace(
-                "img-src 'self' data:", f"img-src 'self' data: {origin}"
-            )
         return resp
 
     @bp.get("/tickets/<ref:str>", name="ticket")
@@ -208,6 +220,11 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
         if canonical != ref:
             return response.redirect(f"/tickets/{quote(canonical)}", status=301)
         return await ticket_page(request, canonical)
+
+    @bp.post("/tickets/<ref:str>/contact", name="ticket_contact")
+    @staff_page
+    async def reveal_contact(request: Request, ref: str) -> HTTPResponse:
+        return await ticket_page(request, parse_reference(ref) or ref, reveal_contact=True)
 
     @bp.post("/tickets/<ref:str>/status", name="ticket_status")
     @staff_page

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from markupsafe import Markup, escape
-from sanic import response
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
@@ -25,6 +25,7 @@ from bot.settings import Settings
 
 SESSION_COOKIE = "guichet_session"
 LOGIN_CSRF_COOKIE = "guichet_login_csrf"
+PASSWORD_PATH = "/mot-de-passe"  # noqa: S105 - a page address, not a password
 HERE = Path(__file__).resolve().parent
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -80,20 +81,33 @@ class Console:
         await self.run(write)
 
 
-def staff_guard(console: Console, *, admin: bool = False) -> Callable[[Handler], Handler]:
-    """A decorator for staff routes: login required (302), then CSRF on POST (403), then the admin role (403)."""
+async def staff_session(console: Console, request: Request) -> Any:
+    """The signed-in staff session of this request (its cookie, not expired), or None."""
+    return await console.run(
+        auth.resolve_session, console.engine, request.cookies.get(SESSION_COOKIE),
+        idle_minutes=console.settings.console_session_minutes, now=console.clock(),
+    )  # fmt: skip
+
+
+def staff_guard(
+    console: Console, *, admin: bool = False, while_password_pending: bool = False
+) -> Callable[[Handler], Handler]:
+    """A decorator for staff routes: login required (302), then CSRF on POST (403), then the admin role (403).
+
+    A session opened with a temporary password reaches only the routes marked `while_password_pending` (the
+    password change, logout); every other one sends it to the password change first (303).
+    """
 
     def decorator(handler: Handler) -> Handler:
         @wraps(handler)
         async def guarded(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-            session = await console.run(
-                auth.resolve_session, console.engine, request.cookies.get(SESSION_COOKIE),
-                idle_minutes=console.settings.console_session_minutes, now=console.clock(),
-            )  # fmt: skip
+            session = await staff_session(console, request)
             if session is None:
                 target = request.path + (f"?{request.query_string}" if request.query_string else "")
                 return response.redirect("/login?" + urlencode({"next": target}), status=302)
             request.ctx.staff = session
+            if session.user.must_change_password and not while_password_pending:
+                return response.redirect(PASSWORD_PATH, status=303)
             if request.method == "POST" and not auth.csrf_matches(
                 session.csrf_token, form_value(request, "csrf_token")
             ):
@@ -105,6 +119,15 @@ def staff_guard(console: Console, *, admin: bool = False) -> Callable[[Handler],
         return guarded
 
     return decorator
+
+
+def add_security_headers(bp: Blueprint) -> None:
+    """Give every response of `bp`'s routes the console's security headers (a route may set its own first)."""
+
+    @bp.middleware("response")
+    async def _headers(_request: Request, resp: HTTPResponse) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            resp.headers.setdefault(name, value)
 
 
 def create_templates(settings: Settings) -> jinja2.Environment:
@@ -153,7 +176,7 @@ def form_value(request: Request, name: str) -> str | None:
 
 
 def client_ip(request: Request) -> str:
-    """The client's address (the proxy's unless Sanic is told to trust forwarded headers)."""
+    """The client's address: the socket's, or behind PROXIES_COUNT proxies the one they forwarded (Sanic's parsing)."""
     return request.remote_addr or request.ip or "?"
 
 

@@ -1,27 +1,41 @@
 """`python -m bot run`: starts the action server, the rasa server (and the console) and supervises them.
 
-Ctrl-C (or SIGTERM) stops every child cleanly; if one child dies, the others are stopped too, so the town never
-runs half an assistant without noticing.
+Ctrl-C (or SIGTERM) stops every child cleanly. A child that dies is started again, after a pause that doubles with
+each crash in a row (up to MAX_RESTART_DELAY_SECONDS), while the others keep serving: a dead action server leaves
+the rasa server answering « service momentanément indisponible » until it is back, instead of leaving citizens with
+no answer at all. Every crash and restart is logged and counted; a child that keeps crashing is reported loudly
+and still retried, so a town whose database comes back is served again without anyone typing a command.
+
+No secret is put on a child's command line (which any local user can read in `ps`): the rasa server and the action
+server read theirs from the environment.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from bot.runtime.tokens import action_server_token, rasa_token
 from bot.runtime.train import model_path
 from bot.settings import ROOT, Settings
 
+logger = logging.getLogger("bot.runtime.processes")
+
 STOP_GRACE_SECONDS = 15
 READY_TIMEOUT_SECONDS = 300
+FIRST_RESTART_DELAY_SECONDS = 1.0
+MAX_RESTART_DELAY_SECONDS = 60.0
+STABLE_SECONDS = 120.0  # a child that ran this long before dying starts its count of crashes in a row afresh
+CRASH_LOOP = 5  # crashes in a row from which a child is reported as crashing in a loop
 
 
 @dataclass
@@ -33,28 +47,21 @@ class Child:
     ready_url: str
     env: dict[str, str] = field(default_factory=dict)  # on top of child_environment()
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-
-def rasa_token(settings: Settings) -> str:
-    """RASA_TOKEN, or a random token generated once and kept under var/ (readable by its owner only)."""
-    if settings.rasa_token:
-        return settings.rasa_token
-    path = settings.var_dir / "rasa_token"
-    if not path.exists():
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    started_at: float = 0.0  # time.monotonic() of the latest start
+    restarts: int = 0
+    crashes_in_a_row: int = 0
+    restart_at: float | None = None  # when a crashed child is due to start again
 
 
 def child_environment(settings: Settings, token: str) -> dict[str, str]:
-    """The environment every child runs with."""
+    """The environment every child runs with, the shared secrets included (never their command lines)."""
     env = dict(os.environ)
     env.update(
         ACTION_HOST=settings.action_host,
         ACTION_PORT=str(settings.action_port),
         SANIC_HOST=settings.action_host,  # rasa-sdk binds to SANIC_HOST (0.0.0.0 otherwise)
         RASA_TOKEN=token,
+        ACTION_SERVER_TOKEN=action_server_token(settings),
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
@@ -63,7 +70,7 @@ def child_environment(settings: Settings, token: str) -> dict[str, str]:
     return env
 
 
-def children(settings: Settings, token: str) -> list[Child]:
+def children(settings: Settings) -> list[Child]:
     """The processes of the embedded default, in start order."""
     python = sys.executable
     action_url = f"http://{settings.action_host}:{settings.action_port}/health"
@@ -82,14 +89,12 @@ def children(settings: Settings, token: str) -> list[Child]:
         settings.rasa_host,
         "--port",
         str(settings.rasa_port),
-        "--enable-api",
-        "--auth-token",
-        token,
+        "--enable-api",  # with RASA_TOKEN from the environment (bot/runtime/server.py)
     ]
     result = [
         Child(
             "action server",
-            [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.action_port)],
+            [python, "-m", "bot.runtime.actions", "--actions", "actions", "--port", str(settings.action_port)],
             action_url,
         ),
         Child("rasa server", rasa, f"{settings.rasa_url}/", env=rasa_environment(settings)),
@@ -126,6 +131,13 @@ def configuration_problem(settings: Settings) -> str | None:
     return None
 
 
+def catalog_problem(settings: Settings) -> str | None:
+    """Why the catalog cannot be served (the message of `python -m bot catalog validate`); seeds an empty database."""
+    from bot.town.catalog import store
+
+    return store.catalog_problem(store.store_from_settings(settings), settings.town_data_dir)
+
+
 def wait_ready(child: Child, deadline: float) -> bool:
     """Poll the child's ready URL until it answers or the child dies or time runs out."""
     while time.monotonic() < deadline:
@@ -153,40 +165,93 @@ def stop(all_children: list[Child]) -> None:
             child.process.kill()  # type: ignore[union-attr]
 
 
+def restart_delay(crashes_in_a_row: int) -> float:
+    """The pause before starting a child again: doubling with each crash in a row, bounded."""
+    return min(MAX_RESTART_DELAY_SECONDS, FIRST_RESTART_DELAY_SECONDS * 2 ** max(0, crashes_in_a_row - 1))
+
+
+class Supervisor:
+    """Keeps the children running: a child that died is started again after its restart delay, the others untouched.
+
+    `launch` starts a child (sets its process); `clock` is time.monotonic. `watch_once` never blocks, so a crash
+    of one child never delays noticing another's.
+    """
+
+    def __init__(
+        self, children: list[Child], launch: Callable[[Child], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.children = children
+        self._launch = launch
+        self._clock = clock
+
+    def start(self, child: Child) -> None:
+        """Start (or start again) one child now."""
+        child.started_at = self._clock()
+        child.restart_at = None
+        self._launch(child)
+
+    def watch_once(self) -> None:
+        """Notice the children that died since the last look; start again those whose delay is over."""
+        now = self._clock()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restarts += 1
+                    logger.warning("Starting the %s again (restart %d)", child.name, child.restarts)
+                    self.start(child)
+                continue
+            code = child.process.poll() if child.process is not None else None
+            if code is not None:
+                self._crashed(child, code, now)
+
+    def _crashed(self, child: Child, code: int, now: float) -> None:
+        stable = now - child.started_at >= STABLE_SECONDS
+        child.crashes_in_a_row = 1 if stable else child.crashes_in_a_row + 1
+        delay = restart_delay(child.crashes_in_a_row)
+        child.restart_at = now + delay
+        if child.crashes_in_a_row >= CRASH_LOOP:
+            logger.critical("The %s keeps crashing (%d times in a row, exit code %s); next try in %.0f s",
+                            child.name, child.crashes_in_a_row, code, delay)  # fmt: skip
+        else:
+            logger.error("The %s stopped (exit code %s); the others keep serving; restart in %.0f s",
+                         child.name, code, delay)  # fmt: skip
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """Treat SIGTERM like Ctrl-C, so children are stopped the same way."""
     raise KeyboardInterrupt
 
 
 def run(settings: Settings) -> int:
-    """Start every process, print where to go, and supervise until Ctrl-C or a child dies."""
+    """Start every process, print where to go, and keep them running until Ctrl-C or SIGTERM."""
     if not model_path(settings.models_dir).exists():
         print("No trained model: run `make train` (or `make run`, which trains when needed).", file=sys.stderr)
         return 2
-    problem = configuration_problem(settings)
+    problem = configuration_problem(settings) or catalog_problem(settings)
     if problem:
         print(problem, file=sys.stderr)
         return 2
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     token = rasa_token(settings)
     env = child_environment(settings, token)
-    procs = children(settings, token)
+    procs = children(settings)
     signal.signal(signal.SIGTERM, _interrupt)
+
+    def launch(child: Child) -> None:
+        child.process = subprocess.Popen(child.command, env={**env, **child.env}, cwd=ROOT)  # noqa: S603 - fixed command
+
+    supervisor = Supervisor(procs, launch)
     try:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         for child in procs:
-            child.process = subprocess.Popen(child.command, env={**env, **child.env}, cwd=ROOT)  # noqa: S603 - fixed command
+            supervisor.start(child)
         for child in procs:
             if not wait_ready(child, deadline):
                 print(f"The {child.name} did not start; see its output above.", file=sys.stderr)
                 return 1
         print_where_to_go(settings, token_file=None if settings.rasa_token else settings.var_dir / "rasa_token")
         while True:
-            for child in procs:
-                code = child.process.poll()  # type: ignore[union-attr]
-                if code is not None:
-                    print(f"The {child.name} stopped (exit code {code}); stopping the others.", file=sys.stderr)
-                    return code or 1
+            supervisor.watch_once()
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nStopping Guichet…")

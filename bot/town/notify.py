@@ -6,6 +6,8 @@ The rasa server renders the French sentence (domain.yml, per channel) when it re
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote
@@ -15,6 +17,29 @@ import httpx
 from bot.town.tickets.model import OutboxJob
 
 TICKET_UPDATE_INTENT = "EXTERNAL_ticket_update"
+# Rasa 3.6 reads its API token from the query string only, and httpx logs every request URL at INFO.
+_QUERY_TOKEN = re.compile(r"([?&]token=)[^&#\s\"']*", re.IGNORECASE)
+HIDDEN = "[hidden]"
+
+
+class QueryTokenFilter(logging.Filter):
+    """Replaces the value of every `token=` query parameter in a record's message by HIDDEN; drops no record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Hide the tokens in place; always let the record through."""
+        message = record.getMessage()
+        hidden = _QUERY_TOKEN.sub(rf"\g<1>{HIDDEN}", message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
+def hide_tokens_in_logs(logger_names: tuple[str, ...] = ("httpx", "httpcore")) -> None:
+    """Keep the rasa token out of this process's logs: the HTTP clients that call the rasa server log URLs."""
+    for name in logger_names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, QueryTokenFilter) for f in target.filters):
+            target.addFilter(QueryTokenFilter())
 
 
 class NotificationError(RuntimeError):

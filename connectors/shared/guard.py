@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,10 @@ from connectors.shared.offers import OfferStore, is_fresh
 
 # C0 controls except tab, line feed and carriage return, DEL, and the C1 block.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-INTENT_PREFIX = "/"
+# Characters a citizen could put before an intent to smuggle it past an exact-match check: Rasa strips whitespace
+# before it looks for the slash, and other slashes may be normalised into one on the way.
+SLASH_LOOKALIKES = frozenset("/\u2215\uff0f\u2044\u29f8\u2571\u1735")  # / ∕ ／ ⁄ ⧸ ╱ ᜵
+GREET_PAYLOAD = "/greet"  # what a web chat's init payload stands for
 DEFAULT_OFFER_MAX_AGE = timedelta(days=1)
 
 
@@ -80,11 +84,28 @@ def clean_text(text: str | None) -> str:
     return CONTROL_CHARACTERS.sub("", text or "").strip()
 
 
+def _is_padding(character: str) -> bool:
+    """Whitespace or an invisible formatting character (zero-width space, joiners, BOM...)."""
+    return character.isspace() or unicodedata.category(character) in {"Cf", "Zs", "Zl", "Zp"}
+
+
+def slash_prefix_length(text: str) -> int:
+    """Length of the leading run of slashes (and lookalikes) mixed with padding, 0 when it holds no slash."""
+    end = 0
+    while end < len(text) and (text[end] in SLASH_LOOKALIKES or _is_padding(text[end])):
+        end += 1
+    return end if any(character in SLASH_LOOKALIKES for character in text[:end]) else 0
+
+
 def neutralise_intent(text: str, offered_payloads: list[str]) -> str:
-    """Keep a `/intent{...}` text only if it is an offered payload; otherwise drop the leading slashes."""
-    if not text.startswith(INTENT_PREFIX) or text in offered_payloads:
+    """The text as is when it is exactly an offered payload; otherwise without its leading slashes, as plain text.
+
+    Whatever precedes, separates or imitates the slash (spaces, tabs, NBSP, zero-width characters, repeated or
+    unicode slashes) goes with it, so no text but an offered payload reaches Rasa starting with "/".
+    """
+    if text in offered_payloads:
         return text
-    return text.lstrip(INTENT_PREFIX).strip()
+    return text[slash_prefix_length(text) :].strip()
 
 
 class Guard:
@@ -97,12 +118,14 @@ class Guard:
         max_chars: int,
         offer_max_age: timedelta = DEFAULT_OFFER_MAX_AGE,
         clock: Callable[[], datetime] = utc_now,
+        init_payload: str | None = None,
     ) -> None:
         self.offers = offers
         self.max_chars = max_chars
         self._limiter = limiter
         self._offer_max_age = offer_max_age
         self._clock = clock
+        self._init_payload = init_payload
 
     def allow(self, sender_id: str) -> bool:
         """Count a message from `sender_id`; False when the sender goes over the rate limit."""
@@ -117,14 +140,22 @@ class Guard:
         offer = await self.offers.recall(sender_id)
         return offer.payloads if offer is not None and is_fresh(offer, self._offer_max_age, self._clock()) else []
 
-    async def screen(self, sender_id: str, text: str | None, *, count: bool = True) -> Screened:
-        """Rate limit, clean and check a message; `count=False` when the caller already counted it."""
-        if count and not self.allow(sender_id):
+    async def screen(
+        self, sender_id: str, text: str | None, *, count: bool = True, rate_key: str | None = None
+    ) -> Screened:
+        """Rate limit (per `rate_key`, by default the sender), clean and check a message.
+
+        `count=False` when the caller already counted it. The channel's init payload (a widget's first words)
+        stands for a greeting; any other slash-led text is a payload only if it was offered to this sender.
+        """
+        if count and not self.allow(rate_key or sender_id):
             return Screened(Verdict.RATE_LIMITED)
         cleaned = clean_text(text)
         if len(cleaned) > self.max_chars:
             return Screened(Verdict.TOO_LONG)
-        if cleaned.startswith(INTENT_PREFIX):
+        if self._init_payload and cleaned == self._init_payload:
+            return Screened(Verdict.PASS, GREET_PAYLOAD)
+        if slash_prefix_length(cleaned):
             cleaned = neutralise_intent(cleaned, await self.offered_payloads(sender_id))
         if not cleaned:
             return Screened(Verdict.EMPTY)

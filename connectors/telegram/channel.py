@@ -35,6 +35,8 @@ WEBHOOK_PATH = "/webhooks/telegram/webhook"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 VALID_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 NOTICE_FOR_VERDICT = {Verdict.EMPTY: "empty", Verdict.TOO_LONG: "too_long", Verdict.RATE_LIMITED: "rate_limited"}
+TYPING_AFTER_SECONDS = 1.0  # a quick answer needs no typing indicator
+TYPING_EVERY_SECONDS = 4.5  # Telegram shows the indicator for 5 s
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -138,12 +140,26 @@ class TelegramWebhook:
             input_channel=TelegramInput.name(),
             metadata={"channel": "telegram", **event.metadata},
         )
+        typing = asyncio.create_task(self._show_typing(event.chat_id))
         try:
             await on_new_message(message)
         except Exception:
             logger.exception("The assistant failed on a Telegram message")
             if not output.failed:
                 await self.notify(sender_id, "unavailable")
+        finally:
+            typing.cancel()
+
+    async def _show_typing(self, chat_id: int) -> None:
+        """While a turn takes more than a moment (a report on a busy machine), show the citizen the town is typing."""
+        await asyncio.sleep(TYPING_AFTER_SECONDS)
+        while True:
+            try:
+                await self.deps.api.send_typing(chat_id)
+            except Exception:
+                logger.warning("sendChatAction failed", exc_info=True)
+                return
+            await asyncio.sleep(TYPING_EVERY_SECONDS)
 
     async def _text_for(self, event: TelegramEvent, sender_id: str) -> str | None:
         """The text to hand on, or None after answering the citizen directly."""

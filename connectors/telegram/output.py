@@ -11,6 +11,7 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter
 
 from connectors.shared.offers import OfferStore, button_from_rasa, buttons_from_rasa, short_key
@@ -119,6 +120,10 @@ class TelegramApi:
             await self._call("sendPhoto", lambda: self.bot.send_photo(chat_id, url))
         except BadRequest:
             await self.send_text(chat_id, url)
+
+    async def send_typing(self, chat_id: int) -> None:
+        """Show that the town is typing, until its next message or for 5 s at most (Telegram's rule); no retries."""
+        await self.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
     async def answer_callback(self, callback_query_id: str) -> None:
         """Stop the spinner on the button the citizen pressed."""

@@ -3,7 +3,12 @@
 Speaks the protocol of Rasa's `SocketIOInput` (`session_request`/`session_confirm`,
 `user_uttered`/`bot_uttered`, session persistence) so rasa-webchat 1.x works unchanged, and adds what
 the town needs: allowed origins, sessions shared across processes through Redis, button payloads
-honoured only when offered, message limits, and photo upload for reports.
+honoured only when offered (and the widget's init payload as a greeting), message limits, and photo upload for
+reports.
+
+Rate limits count per client address (behind PROXIES_COUNT proxies, the address they forwarded), never per session
+id: the client chooses its session ids, so a limit keyed on them is escaped by rotating them. Uploads need an
+allowed `Origin` (a browser always sends one with a POST; a script without one is not the widget).
 """
 
 from __future__ import annotations
@@ -25,16 +30,20 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
+from bot.town.media import MediaSigner
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.notices import Notices, load_notices
 from connectors.shared.offers import MemoryOfferStore, SqlOfferStore
+from connectors.shared.senders import WEBCHAT_PREFIX, client_address
 from connectors.webchat.output import CHANNEL_NAME, WebChatOutput
 from connectors.webchat.photos import MAX_UPLOAD_BYTES, SUFFIX_TYPES, PhotoStore
 
 logger = logging.getLogger(__name__)
 
-SENDER_PREFIX = "webchat:"
+SENDER_PREFIX = WEBCHAT_PREFIX
 UPLOAD_ROUTE = "/upload"
+UPLOAD_WINDOW_SECONDS = 3600.0
+DEFAULT_UPLOADS_PER_HOUR = 20
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _NOTICE_OF_VERDICT = {Verdict.RATE_LIMITED: "rate_limited", Verdict.TOO_LONG: "too_long", Verdict.EMPTY: "empty"}
@@ -46,6 +55,14 @@ def parse_origins(origins: str | Iterable[str] | None) -> list[str]:
         return []
     items = origins.split(",") if isinstance(origins, str) else list(origins)
     return [item.strip().rstrip("/") for item in items if item and item.strip()]
+
+
+def socket_client_address(environ: dict[str, Any], proxies_count: int) -> str:
+    """The address of the client opening a socket (the engine.io environ of a Sanic request)."""
+    request = environ.get("sanic.request")
+    if request is not None:
+        return client_address(request.ip or "", request.headers.get("x-forwarded-for"), proxies_count)
+    return client_address(environ.get("REMOTE_ADDR", ""), environ.get("HTTP_X_FORWARDED_FOR"), proxies_count)
 
 
 def requested_session_id(data: Any) -> str | None:
@@ -65,6 +82,7 @@ class WebChatInput(SocketIOInput):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         """Build the channel from credentials.yml, falling back to the settings."""
         from bot.settings import ROOT, get_settings
+        from bot.town.media import media_signer
         from connectors.shared.tables import create_channel_engine, create_channel_tables
 
         credentials = credentials or {}
@@ -72,7 +90,10 @@ class WebChatInput(SocketIOInput):
         engine = create_channel_engine(settings.effective_database_url)
         create_channel_tables(engine)
         guard = Guard(
-            SqlOfferStore(engine), SlidingWindowRateLimiter(settings.rate_limit_per_minute), settings.max_message_chars
+            SqlOfferStore(engine),
+            SlidingWindowRateLimiter(settings.rate_limit_per_minute),
+            settings.max_message_chars,
+            init_payload=credentials.get("init_payload") or settings.webchat_init_payload,
         )
         return cls(
             user_message_evt=credentials.get("user_message_evt", "user_uttered"),
@@ -87,9 +108,12 @@ class WebChatInput(SocketIOInput):
             redis_url=credentials.get("redis_url") or settings.redis_url,
             guard=guard,
             notices=load_notices(ROOT / "domain.yml", credentials.get("notices")),
-            upload_dir=settings.var_dir / "uploads",
+            upload_dir=settings.effective_media_dir,
             max_upload_bytes=settings.max_upload_bytes,
+            media_signer=media_signer(settings),
             public_url=settings.public_url,
+            proxies_count=settings.proxies_count,
+            upload_limiter=SlidingWindowRateLimiter(settings.upload_rate_limit_per_hour, UPLOAD_WINDOW_SECONDS),
         )
 
     def __init__(
@@ -107,9 +131,12 @@ class WebChatInput(SocketIOInput):
         redis_url: str | None = None,
         guard: Guard | None = None,
         notices: Notices | None = None,
-        upload_dir: Path = Path("var/uploads"),
+        upload_dir: Path = Path("var/media"),
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
+        media_signer: MediaSigner | None = None,
         public_url: str | None = None,
+        proxies_count: int = 0,
+        upload_limiter: SlidingWindowRateLimiter | None = None,
     ) -> None:
         super().__init__(
             user_message_evt, bot_message_evt, namespace, session_persistence,
@@ -119,8 +146,12 @@ class WebChatInput(SocketIOInput):
         self.redis_url = redis_url
         self.guard = guard or Guard(MemoryOfferStore(), SlidingWindowRateLimiter(30), 2000)
         self.notices = notices or Notices()
-        self.photos = PhotoStore(upload_dir, max_upload_bytes)
+        self.photos = PhotoStore(upload_dir, max_upload_bytes, media_signer)
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.proxies_count = proxies_count
+        self.upload_limiter = upload_limiter or SlidingWindowRateLimiter(
+            DEFAULT_UPLOADS_PER_HOUR, UPLOAD_WINDOW_SECONDS
+        )
 
     def get_output_channel(self) -> OutputChannel | None:
         """The output channel for proactive messages to open sessions (None before the server starts)."""
@@ -149,11 +180,9 @@ class WebChatInput(SocketIOInput):
     # --- HTTP: health and photo upload -------------------------------------------------------
 
     def _cors_headers(self, request: Request) -> dict[str, str] | None:
-        """CORS headers for an allowed (or absent) Origin; None for a foreign origin."""
+        """CORS headers for an allowed Origin; None for a foreign or absent one."""
         origin = request.headers.get("origin")
-        if not origin:
-            return {}
-        if origin.rstrip("/") not in self.allowed_origins:
+        if not origin or origin.rstrip("/") not in self.allowed_origins:
             return None
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
@@ -167,6 +196,9 @@ class WebChatInput(SocketIOInput):
             headers = self._cors_headers(request)
             if headers is None:
                 return response.json({"error": "forbidden_origin"}, status=403)
+            client = client_address(request.ip or "", request.headers.get("x-forwarded-for"), self.proxies_count)
+            if not self.upload_limiter.allow(client):
+                return response.json({"error": "rate_limited"}, status=429, headers=headers)
             photo = request.files.get("photo") if request.files else None
             if photo is None:
                 return response.json({"error": "missing_photo"}, status=400, headers=headers)
@@ -176,11 +208,11 @@ class WebChatInput(SocketIOInput):
                 status = 413 if str(error) == "too_large" else 415
                 return response.json({"error": str(error)}, status=status, headers=headers)
             base = self.public_url or f"{request.scheme}://{request.host}"
-            return response.json({"url": f"{base}{request.path}/{name}"}, status=201, headers=headers)
+            return response.json({"url": self.photos.url(f"{base}{request.path}", name)}, status=201, headers=headers)
 
         @bp.route(f"{UPLOAD_ROUTE}/<name:str>", methods=["GET"])
-        async def photo(_: Request, name: str) -> HTTPResponse:
-            path = self.photos.path_of(name)
+        async def photo(request: Request, name: str) -> HTTPResponse:
+            path = self.photos.signed_path(name, request.args)
             if path is None:
                 return response.json({"error": "not_found"}, status=404)
             return await response.file(
@@ -213,7 +245,9 @@ class WebChatInput(SocketIOInput):
     async def _bind_session(self, sio: AsyncServer, sid: str, session_id: str) -> str:
         """Tie the socket to a session and join the room that replies and notifications go to."""
         sender_id = self._sender_id(sid, session_id)
-        await sio.save_session(sid, {"session_id": session_id, "sender_id": sender_id}, namespace=self.namespace)
+        session = await sio.get_session(sid, namespace=self.namespace)
+        session.update(session_id=session_id, sender_id=sender_id)
+        await sio.save_session(sid, session, namespace=self.namespace)
         # Rasa 3.6 forgets the `await` here (python-socketio 5 made it a coroutine), so with session
         # persistence the socket never joins its room and every reply goes nowhere.
         await sio.enter_room(sid, sender_id, namespace=self.namespace)
@@ -229,6 +263,8 @@ class WebChatInput(SocketIOInput):
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
+            client = socket_client_address(environ, self.proxies_count)
+            await sio.save_session(sid, {"client": client}, namespace=namespace)
             if not self.jwt_key:
                 return True
             token = auth.get("token") if isinstance(auth, dict) else None
@@ -256,19 +292,20 @@ class WebChatInput(SocketIOInput):
                 sender_id = await self._bind_session(sio, sid, session_id)
                 if requested is None:
                     await sio.emit("session_confirm", session_id, to=sid, namespace=namespace)
-            await self._handle_text(sio, sender_id, data, on_new_message)
+            await self._handle_text(sio, sender_id, session.get("client") or sender_id, data, on_new_message)
 
     async def _handle_text(
         self,
         sio: AsyncServer,
         sender_id: str,
+        client: str,
         data: dict[str, Any],
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
-        """Screen one citizen message, then hand it to the assistant or answer with a notice."""
+        """Screen one citizen message (rate limited per client address), then hand it on or answer with a notice."""
         output = self._output(sio)
         raw = data.get("message")
-        screened = await self.guard.screen(sender_id, raw if isinstance(raw, str) else "")
+        screened = await self.guard.screen(sender_id, raw if isinstance(raw, str) else "", rate_key=client)
         photo_url = self._photo_url(data.get(self.metadata_key))
         text = screened.text
         if screened.verdict is Verdict.EMPTY and photo_url:

@@ -1,55 +1,48 @@
-"""Citizens' report photos sent through the web chat: recognised by their bytes, stored under random names."""
+"""Citizens' report photos sent through the web chat: written through the town's media store, shown back by signed URL.
+
+An upload is re-encoded by `bot.town.media.MediaStore` (no EXIF, no GPS, bounded size; anything else refused) and
+stored under a random name. The citizen's widget gets back a URL that works only with its signature and until it
+expires (`MediaSigner`): the photo is never public, even to someone who learns its name.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
-IMAGE_SUFFIXES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
-SUFFIX_TYPES = {suffix: mime for mime, suffix in IMAGE_SUFFIXES.items()}
+from bot.town.media import CONTENT_TYPES, MAX_BYTES, MediaSigner, MediaStore
 
-_UPLOAD_NAME = re.compile(r"^[0-9a-f]{32}\.(jpg|png|webp)$")
-
-
-def sniff_image_type(data: bytes) -> str | None:
-    """The MIME type of a JPEG, PNG or WebP image from its magic bytes, else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+MAX_UPLOAD_BYTES = MAX_BYTES
+SUFFIX_TYPES = CONTENT_TYPES
 
 
 class PhotoStore:
-    """Citizens' report photos on disk, under random names."""
+    """The web chat's view of the media store: save an upload, hand out and check its signed URL."""
 
-    def __init__(self, directory: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
-        self.directory = directory
-        self.max_bytes = max_bytes
+    def __init__(self, directory: Path, max_bytes: int = MAX_UPLOAD_BYTES, signer: MediaSigner | None = None) -> None:
+        self.media = MediaStore(directory, max_bytes=max_bytes)
+        # Without a signer from the settings (tests, one process), a key of this process: its URLs work only here.
+        self.signer = signer or MediaSigner(secrets.token_bytes(32))
+
+    @property
+    def directory(self) -> Path:
+        """Where the media store keeps its files."""
+        return self.media.directory
 
     async def save(self, data: bytes) -> str:
-        """Store an image and return its name; ValueError if too big or not JPEG/PNG/WebP."""
-        if len(data) > self.max_bytes:
-            raise ValueError("too_large")
-        mime = sniff_image_type(data)
-        if mime is None:
-            raise ValueError("unsupported_type")
-        name = secrets.token_hex(16) + IMAGE_SUFFIXES[mime]
-        await asyncio.to_thread(self._write, name, data)
-        return name
+        """Re-encode and store an image and return its name; ValueError (`too_large`, `unsupported_type`) if refused."""
+        return await asyncio.to_thread(self.media.save, data)
 
-    def _write(self, name: str, data: bytes) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / name).write_bytes(data)
+    def url(self, base_url: str, name: str) -> str:
+        """The signed, expiring URL of an upload under `base_url` (the upload route)."""
+        return self.signer.url(base_url, name)
 
     def path_of(self, name: str) -> Path | None:
         """The stored file of that name, or None if the name is not one of ours."""
-        if not _UPLOAD_NAME.match(name):
-            return None
-        path = self.directory / name
-        return path if path.is_file() else None
+        return self.media.path_of(name)
+
+    def signed_path(self, name: str, args: Mapping[str, object]) -> Path | None:
+        """The stored file, only for a request whose query carries its valid, unexpired signature."""
+        return self.media.path_of(name) if self.signer.verify(name, args) else None

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 
 from bot.runtime.processes import Child, child_environment, children, wait_ready
 from bot.settings import ROOT, Settings, get_settings
+from connectors.rest import conversation_id
+from connectors.shared.senders import PROVEN_CHANNEL_PREFIXES, REST_PREFIX
 from tests.conftest import free_port
 
 TOKEN = "e2e-token"
@@ -92,14 +94,14 @@ class Stack:
         return sa.create_engine(self.settings.effective_database_url, future=True)
 
     def stored_events(self, sender_id: str) -> list[dict[str, Any]]:
-        """The stored events of a conversation, oldest first."""
+        """The stored events of a conversation, oldest first (a REST sender as `say` named it, or a stored id)."""
         engine = self.engine()
         try:
             with engine.connect() as conn:
                 if "events" not in sa.inspect(conn).get_table_names():
                     return []
                 rows = conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"),
-                                    {"s": sender_id})  # fmt: skip
+                                    {"s": stored_sender_id(sender_id)})  # fmt: skip
                 return [json.loads(data) for (data,) in rows]
         finally:
             engine.dispose()
@@ -107,6 +109,11 @@ class Stack:
     def user_texts(self, sender_id: str) -> list[str]:
         """What the citizen wrote, as stored."""
         return [e.get("text") or "" for e in self.stored_events(sender_id) if e.get("event") == "user"]
+
+
+def stored_sender_id(sender: str) -> str:
+    """The id a conversation is stored under: other channels' ids as they are, a REST sender with the REST prefix."""
+    return sender if sender.startswith((*PROVEN_CHANNEL_PREFIXES, REST_PREFIX)) else conversation_id(sender)
 
 
 def start_stack(var: Path, *, database_url: str | None = None, console: bool = True, **extra: str) -> Stack:
@@ -117,13 +124,15 @@ def start_stack(var: Path, *, database_url: str | None = None, console: bool = T
         "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": "+33536490000", "TELEGRAM_TOKEN": "123456789:AAE2eTestTokenForGuichetPau00000000",
         "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET, "PUBLIC_URL": PUBLIC_URL, "IDENTITY_SECRET": "e2e-identity",
+        # The web chat counts messages per client address: the suites' many citizens all come from 127.0.0.1.
+        "RATE_LIMIT_PER_MINUTE": "600",
         **extra,
     }  # fmt: skip
     if database_url:
         fields["DATABASE_URL"] = database_url
     settings = Settings(_env_file=None, **{k.lower(): v for k, v in fields.items() if k.lower() in Settings.__fields__})
     env = {k: v for k, v in child_environment(settings, TOKEN).items() if k != "DATABASE_URL"} | fields
-    stack = Stack(var, env, settings, {c.name: c for c in children(settings, TOKEN)})
+    stack = Stack(var, env, settings, {c.name: c for c in children(settings)})
     if not console:
         del stack.children["console"]
     try:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from rasa.core.brokers.broker import EventBroker
@@ -27,6 +27,10 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from bot.db import apply_sqlite_pragmas
 from bot.settings import get_settings
 from bot.town.privacy import conversation_erased, find_personal_data, mask_event
+
+if TYPE_CHECKING:
+    from bot.town.catalog import Catalog
+    from bot.town.catalog.live import LiveCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +108,8 @@ def _remember_stored(tracker: DialogueStateTracker, count: int) -> None:
 class GuichetTrackerStore(SQLTrackerStore):
     """Rasa's SQL tracker store on Guichet's database; personal data is masked before it is stored."""
 
-    _keep: tuple[int, frozenset[str]] | None = None  # (id of the domain, the public contacts it publishes)
+    _keep: tuple[tuple[int, int], frozenset[str]] | None = None  # ((domain id, catalog id), the public contacts)
+    _live_catalog: LiveCatalog | None = None
     engine: sa.engine.Engine  # set by Rasa's SQLTrackerStore
 
     def __init__(
@@ -154,17 +159,31 @@ class GuichetTrackerStore(SQLTrackerStore):
         return [json.loads(data) for data in rows]
 
     def public_contacts(self) -> frozenset[str]:
-        """The public contacts of the current domain and of the town's catalog, computed once per domain."""
-        if self._keep is None or self._keep[0] != id(self.domain):
-            from bot.town.catalog import CatalogError, load_catalog
-
-            try:
-                catalog_contacts = load_catalog().public_contacts()
-            except (CatalogError, OSError) as error:
-                logger.warning("Catalog unavailable, its public contacts will be masked in logs: %s", error)
-                catalog_contacts = frozenset()
-            self._keep = (id(self.domain), public_contacts(self.domain, catalog_contacts))
+        """The public contacts of the current domain and of the town's live catalog, recomputed when either changes."""
+        catalog = self._catalog()
+        key = (id(self.domain), id(catalog))  # the live catalog is a new object only after a change
+        if self._keep is None or self._keep[0] != key:
+            catalog_contacts = catalog.public_contacts() if catalog is not None else frozenset()
+            self._keep = (key, public_contacts(self.domain, catalog_contacts))
         return self._keep[1]
+
+    def _catalog(self) -> Catalog | None:
+        """The catalog in this store's database (checked for changes at most once per CATALOG_CHECK_SECONDS)."""
+        from bot.db import create_engine_for
+        from bot.town.catalog import CatalogError
+        from bot.town.catalog.live import LiveCatalog
+        from bot.town.catalog.store import CatalogStore
+
+        try:
+            if self._live_catalog is None:
+                settings = get_settings()
+                store = CatalogStore(create_engine_for(self.engine.url.render_as_string(hide_password=False)))
+                store.create_schema()
+                self._live_catalog = LiveCatalog(store, settings.town_data_dir, settings.catalog_check_seconds)
+            return self._live_catalog.get()
+        except (CatalogError, OSError, sa.exc.SQLAlchemyError) as error:
+            logger.warning("Catalog unavailable, its public contacts will be masked in logs: %s", error)
+            return None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the new events of a conversation, masked, off the event loop, retrying a locked database."""

@@ -7,8 +7,15 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bot.town.catalog.documents import (
+    PROCEDURES_FILE,
+    SERVICES_FILE,
+    WASTE_FILE,
+    CatalogDocuments,
+    read_documents,
+)
 from bot.town.catalog.hours import HolidayCalendar
-from bot.town.catalog.loader import load_procedures, load_services, load_waste
+from bot.town.catalog.loader import parse_procedures, parse_services, parse_waste
 from bot.town.catalog.matching import STREET_TYPES, FuzzyIndex, Match, fold, tokens
 from bot.town.catalog.models import Procedure, Service, Street, WasteData
 from bot.town.catalog.waste import StreetCollection, collection_for
@@ -112,6 +119,11 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
         from bot.settings import get_settings  # only at the edge, so tests can pass a directory
 
         data_dir = get_settings().town_data_dir
-    services = load_services(data_dir / "services.yml")
-    procedures = load_procedures(data_dir / "procedures.yml", services)
-    return Catalog(services, procedures, load_waste(data_dir / "waste.yml"))
+    return catalog_from_documents(read_documents(data_dir))
+
+
+def catalog_from_documents(documents: CatalogDocuments) -> Catalog:
+    """The catalog of validated documents (from YAML files or the database); CatalogError names file, entry, field."""
+    services = parse_services(SERVICES_FILE, {"services": documents.services})
+    procedures = parse_procedures(PROCEDURES_FILE, {"procedures": documents.procedures}, services)
+    return Catalog(services, procedures, parse_waste(WASTE_FILE, documents.waste))

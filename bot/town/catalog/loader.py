@@ -159,10 +159,14 @@ def parse_service(file: str, service_id: str, raw: Any) -> Service:
     )
 
 
+def parse_services(file: str, document: Any) -> dict[str, Service]:
+    """The services of a parsed services.yml document, by id."""
+    return {sid: parse_service(file, sid, raw) for sid, raw in entries_of(file, document, "services")}
+
+
 def load_services(path: Path) -> dict[str, Service]:
     """The services of a services.yml file, by id."""
-    document = read_yaml(path)
-    return {sid: parse_service(path.name, sid, raw) for sid, raw in entries_of(path.name, document, "services")}
+    return parse_services(path.name, read_yaml(path))
 
 
 _PROCEDURE_FIELDS = (
@@ -202,13 +206,15 @@ def parse_procedure(file: str, procedure_id: str, raw: Any, service_ids: Iterabl
     )
 
 
+def parse_procedures(file: str, document: Any, service_ids: Iterable[str]) -> dict[str, Procedure]:
+    """The procedures of a parsed procedures.yml document, by id, checked against the known service ids."""
+    ids = tuple(service_ids)
+    return {pid: parse_procedure(file, pid, raw, ids) for pid, raw in entries_of(file, document, "procedures")}
+
+
 def load_procedures(path: Path, service_ids: Iterable[str]) -> dict[str, Procedure]:
     """The procedures of a procedures.yml file, by id."""
-    document = read_yaml(path)
-    ids = tuple(service_ids)
-    return {
-        pid: parse_procedure(path.name, pid, raw, ids) for pid, raw in entries_of(path.name, document, "procedures")
-    }
+    return parse_procedures(path.name, read_yaml(path), service_ids)
 
 
 def _holiday_rule(file: str, raw: Any) -> HolidayRule:
@@ -288,8 +294,11 @@ def _sector(file: str, sector_id: str, raw: Any, streams: Mapping[str, WasteStre
 
 def load_waste(path: Path) -> WasteData:
     """The waste-collection data of a waste.yml file."""
-    file = path.name
-    document = read_yaml(path)
+    return parse_waste(path.name, read_yaml(path))
+
+
+def parse_waste(file: str, document: Any) -> WasteData:
+    """The waste-collection data of a parsed waste.yml document."""
     if not isinstance(document, Mapping):
         raise CatalogError(file, "(file)", "(document)", "expected a mapping")
     raw_streams = document.get("streams")

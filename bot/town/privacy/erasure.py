@@ -3,8 +3,10 @@
 Everything keyed by the citizen's sender id goes: the conversation (Rasa's `events`), channel data (SMS identity,
 buttons offered), pending contacts, follow-up subscriptions, reviews, corrections, handoff requests, and the
 notifications still waiting for them. Their tickets stay, because the town still has to fix the pothole, but
-anonymised: no sender, no contact, the description masked. Two things are kept on purpose: an SMS opt-out (the
-town must keep honouring a STOP) and the staff audit log (who did what, erasures included).
+anonymised: no sender, no contact, the description masked, the photo deleted (given the media store). A photo
+uploaded but never attached to a ticket names nobody; retention deletes it within two days. Two things are kept
+on purpose: an SMS opt-out (the town must keep honouring a STOP) and the staff audit log (who did what, erasures
+included).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.db import read_transaction, write_transaction
+from bot.town.media import MediaStore
 from bot.town.privacy.masking import mask_text
 from bot.town.privacy.pseudonyms import sms_sender_id
 
@@ -31,7 +34,7 @@ KEPT_TABLES = frozenset({TICKETS_TABLE, "sms_optouts", "audit_log"})
 # Tables that name the citizen in another column than `sender_id`.
 RECIPIENT_COLUMNS = {"outbox": "recipient"}
 SMS_IDENTITIES = "sms_identities"
-CHANNEL_PREFIXES = {"sms": "sms:", "telegram": "telegram:", "web": "webchat:"}
+CHANNEL_PREFIXES = {"sms": "sms:", "telegram": "telegram:", "web": "webchat:", "rest": "rest:"}
 
 
 @dataclass
@@ -41,6 +44,8 @@ class ErasureReport:
     sender_ids: list[str]
     deleted: dict[str, int] = field(default_factory=dict)
     tickets_anonymised: int = 0
+    photos: list[str] = field(default_factory=list)  # media references of the anonymised tickets
+    photos_deleted: int = 0
 
     @property
     def rows_deleted(self) -> int:
@@ -51,7 +56,7 @@ class ErasureReport:
         """A one-line account for the audit log (counts only, never the data)."""
         parts = [f"{table}={count}" for table, count in sorted(self.deleted.items()) if count]
         return f"{self.rows_deleted} lignes supprimées ({', '.join(parts) or 'aucune'}), " + (
-            f"{self.tickets_anonymised} signalement(s) anonymisé(s)"
+            f"{self.tickets_anonymised} signalement(s) anonymisé(s), {self.photos_deleted} photo(s) supprimée(s)"
         )
 
 
@@ -61,12 +66,25 @@ def conversation_erased(events: Iterable[dict[str, Any]]) -> bool:
 
 
 def erase_sender(
-    engine: Engine, sender_id: str, *, spare: frozenset[str] = frozenset(), mask: Callable[[str], str] = mask_text
+    engine: Engine,
+    sender_id: str,
+    *,
+    spare: frozenset[str] = frozenset(),
+    mask: Callable[[str], str] = mask_text,
+    media: MediaStore | None = None,
 ) -> ErasureReport:
-    """Delete every row about `sender_id` (but in `spare` tables) and anonymise their tickets, in one transaction."""
+    """Delete every row about `sender_id` (but in `spare` tables) and anonymise their tickets, in one transaction;
+    then delete the photos of those tickets from `media`."""
     report = ErasureReport([sender_id])
     with write_transaction(engine) as conn:
         _erase_in(conn, sender_id, report, mask, spare)
+    return _delete_photos(report, media)
+
+
+def _delete_photos(report: ErasureReport, media: MediaStore | None) -> ErasureReport:
+    """Files go once the transaction that unlinked them committed (a rollback leaves the tickets' photos whole)."""
+    if media is not None:
+        report.photos_deleted = media.delete(report.photos)
     return report
 
 
@@ -80,7 +98,11 @@ def forget_sms_identity(engine: Engine, sender_id: str) -> int:
 
 
 def erase_senders(
-    engine: Engine, sender_ids: Iterable[str], *, mask: Callable[[str], str] = mask_text
+    engine: Engine,
+    sender_ids: Iterable[str],
+    *,
+    mask: Callable[[str], str] = mask_text,
+    media: MediaStore | None = None,
 ) -> ErasureReport:
     """`erase_sender` for several conversations of one person, in one transaction."""
     ids = list(dict.fromkeys(sender_ids))
@@ -88,7 +110,7 @@ def erase_senders(
     with write_transaction(engine) as conn:
         for sender_id in ids:
             _erase_in(conn, sender_id, report, mask, frozenset())
-    return report
+    return _delete_photos(report, media)
 
 
 def _erase_in(
@@ -104,31 +126,40 @@ def _erase_in(
         deleted = conn.execute(sa.delete(table).where(table.c[column] == sender_id)).rowcount or 0
         report.deleted[name] = report.deleted.get(name, 0) + deleted
     if TICKETS_TABLE in inspector.get_table_names():
-        report.tickets_anonymised += _anonymise_tickets(conn, sender_id, mask)
-
-
-def _anonymise_tickets(conn: Connection, sender_id: str, mask: Callable[[str], str]) -> int:
-    """Anonymise the tickets of one citizen."""
-    return anonymise_tickets(conn, TICKETS.c.sender_id == sender_id, mask)
+        anonymised = anonymise_tickets(conn, TICKETS.c.sender_id == sender_id, mask)
+        report.tickets_anonymised += anonymised.count
+        report.photos += anonymised.photos
 
 
 TICKETS = sa.table(
     TICKETS_TABLE, sa.column("id"), sa.column("sender_id"), sa.column("contact"), sa.column("description"),
     sa.column("idempotency_key"), sa.column("status"), sa.column("updated_datetime", sa.DateTime),
+    sa.column("media_url"),
 )  # fmt: skip
 
 
-def anonymise_tickets(conn: Connection, condition: Any, mask: Callable[[str], str] = mask_text) -> int:
-    """Clear the sender, contact and idempotency key (it embeds the sender) and mask the description of the tickets
-    matching `condition`; the ticket itself (what, where, when, its history) stays: it is the town's record."""
-    rows = conn.execute(sa.select(TICKETS.c.id, TICKETS.c.description).where(condition)).all()
-    for ticket_id, description in rows:
+@dataclass(frozen=True)
+class Anonymised:
+    """How many tickets were anonymised, and the photos they let go (to delete once committed)."""
+
+    count: int
+    photos: list[str]
+
+
+def anonymise_tickets(conn: Connection, condition: Any, mask: Callable[[str], str] = mask_text) -> Anonymised:
+    """Clear the sender, contact, idempotency key (it embeds the sender) and photo, and mask the description of the
+    tickets matching `condition`; the ticket itself (what, where, when, its history) stays: it is the town's record.
+    A photo may show the citizen, their car or their house: it goes with them."""
+    rows = conn.execute(sa.select(TICKETS.c.id, TICKETS.c.description, TICKETS.c.media_url).where(condition)).all()
+    for ticket_id, description, _photo in rows:
         conn.execute(
             sa.update(TICKETS)
             .where(TICKETS.c.id == ticket_id)
-            .values(sender_id=None, contact=None, idempotency_key=None, description=mask(description or ""))
+            .values(
+                sender_id=None, contact=None, idempotency_key=None, media_url=None, description=mask(description or "")
+            )
         )
-    return len(rows)
+    return Anonymised(len(rows), [photo for _id, _description, photo in rows if photo])
 
 
 def sender_ids_for(engine: Engine, channel: str, identity: str, *, identity_secret: bytes | None = None) -> list[str]:

@@ -1,7 +1,9 @@
 """Finding and masking personal data in free text: phone numbers, e-mails, IBANs, NIRs and card numbers.
 
 Every candidate must pass a real validator (phonenumbers, stdnum checksums, Luhn) before it is masked, so
-dates, times, postal codes, ticket references, prices and opening hours stay as they were written.
+dates, times, postal codes, ticket references, prices and opening hours stay as they were written. The one
+exception is the NIR (social-security number): one mistyped digit makes its key wrong but leaves it personal data,
+so a 15-character number with a NIR's structure is masked whatever its key. Ticket references are never masked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from stdnum import iban as stdnum_iban
 from stdnum import luhn
 from stdnum.fr import nir as stdnum_nir
 
-Kind = Literal["phone", "email", "iban", "nir", "card", "address"]
+# "reference" marks a ticket reference: protected from the other kinds, never masked itself.
+Kind = Literal["phone", "email", "iban", "nir", "card", "address", "reference"]
 
 PLACEHOLDERS: dict[str, str] = {
     "phone": "[téléphone masqué]",
@@ -57,6 +60,13 @@ _NATIONAL_GROUPINGS = ((10,), (2, 2, 2, 2, 2), (1, 3, 3, 3), (4, 2, 2, 2))
 _MAYBE_PERSONAL = re.compile(r"\d[ \u00a0\u202f.-]?\d|@|\(at\)|\[at\]|arobase", re.IGNORECASE)
 
 _NIR_GENDER_DIGITS = "123478"
+# A NIR by its structure, key unchecked: sex, year, month (01-12; 20, 30-42 or 50-99 when unknown), department
+# (2A/2B in Corsica; never 00) and commune, order number (never 000), key (01-97).
+_NIR_SHAPE = re.compile(
+    r"[12]\d{2}(?:0[1-9]|1[0-2]|20|3\d|4[0-2]|[5-9]\d)(?:(?!00)\d{2}|2[AB])\d{3}(?!000)\d{3}(?:0[1-9]|[1-8]\d|9[0-7])"
+)
+# A ticket reference (PAU-2026-000123, "pau 2026 000123", PAU2026000123): never personal data, nor part of any.
+_TICKET_REFERENCE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2,6}[\s\-_./]*(?:19|20)\d{2}[\s\-_./]*\d{6}(?![0-9])")
 _CARD_GROUPINGS = ((4, 6, 5), (4, 6, 4))
 
 
@@ -83,10 +93,11 @@ def find_personal_data(text: str, keep: Iterable[str] = frozenset()) -> list[Mat
     if not text or not _MAYBE_PERSONAL.search(text):
         return []
     found: list[Match] = []
+    references = [Match("reference", m.span(), m.group()) for m in _TICKET_REFERENCE.finditer(text)]
     # Most specific first: an e-mail may hold digits, an IBAN holds a card-length run, and so on.
     for detect in (_find_emails, _find_ibans, _find_long_numbers, _find_phones):
-        for match in detect(text, found):
-            if not any(_overlaps(match, other) for other in found):
+        for match in detect(text, found + references):
+            if not any(_overlaps(match, other) for other in found + references):
                 found.append(match)
     kept = _normalized_keep(frozenset(keep))
     return sorted((m for m in found if normalize(m.kind, m.value) not in kept), key=lambda m: m.span)
@@ -196,11 +207,16 @@ def _long_number(text: str, groups: list[Span]) -> Match | None:
     for last in range(count - 1, -1, -1):
         start, end = groups[0][0], groups[last][1]
         compact = _compact(text[start:end]).upper()
-        if len(compact) == 15 and compact[0] in _NIR_GENDER_DIGITS and stdnum_nir.is_valid(compact):
+        if len(compact) == 15 and _looks_like_nir(compact):
             return Match("nir", (start, end), text[start:end])
         if len(compact) >= 13 and compact.isdigit() and _looks_like_card(compact, _sizes(groups[: last + 1])):
             return Match("card", (start, end), text[start:end])
     return None
+
+
+def _looks_like_nir(compact: str) -> bool:
+    """A valid NIR, or one with a NIR's structure whatever its key (a typo in it is still someone's number)."""
+    return bool(_NIR_SHAPE.fullmatch(compact)) or (compact[0] in _NIR_GENDER_DIGITS and stdnum_nir.is_valid(compact))
 
 
 def _looks_like_card(digits: str, group_sizes: tuple[int, ...]) -> bool:

@@ -9,12 +9,16 @@
 - outbox jobs that are finished (sent, cancelled, dead) go after the period; pending ones never do;
 - login attempts go after the period;
 - tickets and the staff audit log are kept (records of the town's work), but a ticket closed for longer than the
-  period is anonymised as an erasure would (no sender, no contact, description masked) and loses its followers.
+  period is anonymised as an erasure would (no sender, no contact, description masked, photo deleted) and loses
+  its followers;
+- a photo of the media store that no ticket refers to (an upload whose report was never sent) goes after
+  `SHORT_LIVED` (or the retention period if shorter).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -27,6 +31,7 @@ from sqlalchemy.sql.expression import TableClause
 
 from bot.clock import utc_now
 from bot.db import read_transaction, write_transaction
+from bot.town.media import MediaStore
 from bot.town.privacy.erasure import TICKETS, anonymise_tickets
 
 logger = logging.getLogger(__name__)
@@ -39,6 +44,7 @@ CONVERSATION_TABLES = (
     "handoff_requests",
 )  # fmt: skip
 FINISHED_OUTBOX_STATUSES = ("sent", "cancelled", "dead")
+MEDIA_ROWS = "media"  # the purge report's line for photo files
 _AGE = re.compile(r"\s*(\d+)\s*([dhwj]?)\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"": DAY_SECONDS, "d": DAY_SECONDS, "j": DAY_SECONDS, "h": 3600, "w": 7 * DAY_SECONDS}
 
@@ -59,6 +65,7 @@ class PurgeReport:
     conversations: int = 0
     rows: dict[str, int] = field(default_factory=dict)
     anonymised_tickets: int = 0
+    photos: list[str] = field(default_factory=list)  # media references to delete once the purge committed
 
     @property
     def total(self) -> int:
@@ -76,8 +83,16 @@ class PurgeReport:
         )
 
 
-def purge(engine: Engine, older_than: timedelta, *, now: datetime | None = None, dry_run: bool = False) -> PurgeReport:
-    """Purge what is older than `older_than` (see the module docstring); a dry run only counts."""
+def purge(
+    engine: Engine,
+    older_than: timedelta,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    media: MediaStore | None = None,
+) -> PurgeReport:
+    """Purge what is older than `older_than` (see the module docstring), photos in `media` included; a dry run only
+    counts."""
     now = now or utc_now()
     cutoff = now - older_than
     short_cutoff = now - min(older_than, SHORT_LIVED)
@@ -94,7 +109,18 @@ def purge(engine: Engine, older_than: timedelta, *, now: datetime | None = None,
         _purge_by_time(conn, report, present, cutoff, short_cutoff, dry_run)
         if "tickets" in present:
             _anonymise_closed_tickets(conn, report, present, cutoff, dry_run)
+        if media is not None:
+            attached = _attached_photos(conn) if "tickets" in present else set()
+            report.photos += [p for p in media.stale(short_cutoff.timestamp()) if p not in attached]
+    if media is not None:
+        # Files go after the commit: a rolled-back purge leaves every ticket with its photo.
+        report.rows[MEDIA_ROWS] = len(report.photos) if dry_run else media.delete(report.photos)
     return report
+
+
+def _attached_photos(conn: Connection) -> set[str]:
+    """The media references tickets hold."""
+    return set(conn.execute(sa.select(TICKETS.c.media_url).where(TICKETS.c.media_url.is_not(None))).scalars())
 
 
 def _anonymise_closed_tickets(
@@ -107,10 +133,15 @@ def _anonymise_closed_tickets(
         subscriptions = sa.table("subscriptions", sa.column("ticket_id"))
         condition = subscriptions.c.ticket_id.in_(sa.select(TICKETS.c.id).where(old_closed))
         _purge(conn, report, subscriptions, condition, dry_run)
+    identified = identified | TICKETS.c.media_url.is_not(None)
     if dry_run:
         count = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(old_closed & identified)).scalar()
+        report.photos += conn.execute(
+            sa.select(TICKETS.c.media_url).where(old_closed & TICKETS.c.media_url.is_not(None))
+        ).scalars()
     else:
-        count = anonymise_tickets(conn, old_closed & identified)
+        anonymised = anonymise_tickets(conn, old_closed & identified)
+        count, report.photos = anonymised.count, report.photos + anonymised.photos
     report.anonymised_tickets = int(count or 0)
 
 
@@ -172,12 +203,17 @@ def _naive(moment: datetime) -> datetime:
 
 
 async def purge_daily(
-    engine: Engine, older_than: timedelta, stop: asyncio.Event, *, interval_seconds: float = DAY_SECONDS
+    engine: Engine,
+    older_than: timedelta,
+    stop: asyncio.Event,
+    *,
+    interval_seconds: float = DAY_SECONDS,
+    media: MediaStore | None = None,
 ) -> None:
     """Purge now, then every `interval_seconds`, until `stop` is set (the console runs it under `make run`)."""
     while not stop.is_set():
         try:
-            report = await asyncio.to_thread(purge, engine, older_than)
+            report = await asyncio.to_thread(functools.partial(purge, engine, older_than, media=media))
             logger.info("Retention purge (older than %s): %s", older_than, report.summary())
         except Exception:  # a failed purge must not stop the console; it is retried at the next interval
             logger.exception("Retention purge failed")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import phonenumbers
 from phonenumbers import PhoneNumberFormat, PhoneNumberMatcher
 
+from bot.town.privacy.masking import find_personal_data, replace_matches
 from bot.town.tickets.location import haversine_m
 
 REGION = "FR"
@@ -57,6 +58,19 @@ def parse_contact(text: str | None) -> Contact | None:
         if phonenumbers.is_valid_number(match.number):
             return Contact("phone", phonenumbers.format_number(match.number, PhoneNumberFormat.E164))
     return None
+
+
+def mask_description(description: str, contact: str | None) -> tuple[str, str | None]:
+    """The description as a ticket stores it, personal data masked, and the ticket's contact.
+
+    A phone number or e-mail the citizen wrote in the text is how they asked to be reached: it becomes the contact
+    when the ticket has none, and is masked in the text either way, so that no copy of it is published or forwarded.
+    """
+    found = find_personal_data(description)
+    if not contact:
+        written = (parse_contact(m.value) for m in found if m.kind in ("phone", "email"))
+        contact = next((c.value for c in written if c is not None), None)
+    return replace_matches(description, found), contact or None
 
 
 def is_skip(text: str | None) -> bool:

@@ -7,6 +7,7 @@ worker thread. Every write happens in one transaction together with the outbox j
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -17,7 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.clock import utc_now
 from bot.db import insert_ignoring_conflict, read_transaction, write_transaction
+from bot.town.media import MediaStore, media_store
 from bot.town.tickets.categories import INITIAL_STATE, is_problem_type, open311_status
+from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME, mask_description
 from bot.town.tickets.location import degrees_of_latitude, degrees_of_longitude, haversine_m, normalise_street
 from bot.town.tickets.model import DuplicateCandidate, HistoryEntry, RequestQuery, Ticket, TicketDraft, TicketView
 from bot.town.tickets.open311 import forward_form
@@ -48,6 +51,7 @@ class TicketStore:
         timezone: str = "Europe/Paris",
         clock: Clock = utc_now,
         forward_new_tickets: bool = False,
+        media: MediaStore | None = None,
     ) -> None:
         if not PREFIX_PATTERN.fullmatch(prefix):
             raise ValueError(f"ticket prefix must be 2 to 6 letters, not {prefix!r}")
@@ -56,15 +60,20 @@ class TicketStore:
         self.zone = ZoneInfo(timezone)
         self.clock = clock
         self.forward_new_tickets = forward_new_tickets
+        self.media = media
 
     # Creation -----------------------------------------------------------------------------------------------
 
     def create_ticket(self, draft: TicketDraft) -> Ticket:
-        """Store a new ticket with a fresh reference, or return the one created earlier with this idempotency key."""
+        """Store a new ticket with a fresh reference, or return the one created earlier with this idempotency key.
+
+        Whatever the way in (conversation, call-back, Open311), what is stored is screened first: see `screen`.
+        """
         if not is_problem_type(draft.service_code):
             raise ValueError(f"unknown service_code {draft.service_code!r}")
         if (draft.lat is None) != (draft.long is None):
             raise ValueError("lat and long go together")
+        draft = self.screen(draft)
         try:
             return self._create(draft)
         except IntegrityError:
@@ -73,6 +82,16 @@ class TicketStore:
             if existing is None:
                 raise
             return existing
+
+    def screen(self, draft: TicketDraft) -> TicketDraft:
+        """The draft as it may be stored: description masked (a phone or e-mail in it kept as the contact only),
+        and a photo only if it is in the town's media store (`media:<name>`) or a Telegram file still to fetch;
+        photo URLs of other hosts are dropped, never stored, shown or forwarded."""
+        description, contact = mask_description(draft.description or "", draft.contact)
+        media_url = draft.media_url
+        if media_url and not media_url.startswith(TELEGRAM_FILE_SCHEME):
+            media_url = self.media.reference(media_url) if self.media is not None else None
+        return replace(draft, description=description, contact=contact, media_url=media_url)
 
     def _create(self, draft: TicketDraft) -> Ticket:
         now = self.clock()
@@ -391,4 +410,5 @@ def store_from_settings(settings: Settings | None = None, *, engine: Engine | No
         prefix=settings.ticket_prefix,
         timezone=settings.timezone,
         forward_new_tickets=bool(settings.open311_forward_url),
+        media=media_store(settings),
     )

@@ -21,10 +21,11 @@ from connectors.shared.notices import Notices
 from connectors.shared.offers import MemoryOfferStore
 from connectors.webchat import WebChatInput
 from tests.conftest import free_port
+from tests.photos import image_bytes
 
 PAGE_ORIGIN = "http://127.0.0.1:8000"
 BUTTONS = [{"title": "Oui", "payload": "/affirm"}, {"title": "Non", "payload": "/deny"}]
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = image_bytes("PNG")
 
 
 @pytest.fixture(autouse=True)
@@ -63,10 +64,15 @@ async def echo(message: UserMessage, received: list[UserMessage]) -> None:
 
 @asynccontextmanager
 async def echo_server(
-    tmp_path: Path, *, origins: list[str] | None = None, redis_url: str | None = None, max_chars: int = 200
+    tmp_path: Path,
+    *,
+    origins: list[str] | None = None,
+    redis_url: str | None = None,
+    max_chars: int = 200,
+    init_payload: str | None = None,
 ) -> AsyncIterator[EchoServer]:
     """Start the web chat channel on 127.0.0.1 on a free port, in this event loop."""
-    guard = Guard(MemoryOfferStore(), SlidingWindowRateLimiter(1000), max_chars)
+    guard = Guard(MemoryOfferStore(), SlidingWindowRateLimiter(1000), max_chars, init_payload=init_payload)
     channel = WebChatInput(
         allowed_origins=origins if origins is not None else [PAGE_ORIGIN],
         redis_url=redis_url,
@@ -257,7 +263,7 @@ async def test_citizen_sends_a_photo_with_a_report(tmp_path: Path) -> None:
 
     assert uploaded.status_code == 201
     assert uploaded.headers["access-control-allow-origin"] == PAGE_ORIGIN
-    assert served.content == PNG and served.headers["content-type"] == "image/png"
+    assert served.content.startswith(b"\x89PNG") and served.headers["content-type"] == "image/png"
     assert image == {"attachment": {"type": "image", "payload": {"src": url}}}
     assert server.received[0].text == Notices().photo_text
     assert server.received[0].metadata == {"photo_url": url}
@@ -278,20 +284,50 @@ async def test_a_photo_url_that_is_not_one_of_our_uploads_is_dropped(tmp_path: P
         (b"%PDF-1.4 not an image", PAGE_ORIGIN, 415),
         (b"\xff\xd8\xff" + b"\x00" * (5 * 1024 * 1024), PAGE_ORIGIN, 413),
         (PNG, "https://evil.example", 403),
+        (PNG, None, 403),  # not a browser page: a script, which the widget's upload is not for
     ],
 )
 async def test_upload_refuses_non_images_big_files_and_foreign_pages(
-    tmp_path: Path, content: bytes, origin: str, status: int
+    tmp_path: Path, content: bytes, origin: str | None, status: int
 ) -> None:
     async with echo_server(tmp_path) as server, httpx.AsyncClient() as http:
         answer = await http.post(
             f"{server.url}/webhooks/webchat/upload",
             files={"photo": ("photo.jpg", content, "image/jpeg")},
-            headers={"Origin": origin},
+            headers={"Origin": origin} if origin else {},
         )
 
     assert answer.status_code == status
     assert not list((tmp_path / "uploads").glob("*"))
+
+
+async def test_uploads_are_rate_limited_per_client_address(tmp_path: Path) -> None:
+    async with echo_server(tmp_path) as server, httpx.AsyncClient() as http:
+        server.channel.upload_limiter = SlidingWindowRateLimiter(2, window_seconds=3600)
+        statuses = [
+            (
+                await http.post(
+                    f"{server.url}/webhooks/webchat/upload",
+                    files={"photo": ("photo.pdf", b"%PDF-1.4", "application/pdf")},
+                    headers={"Origin": PAGE_ORIGIN},
+                )
+            ).status_code
+            for _ in range(3)
+        ]
+
+    assert statuses == [415, 415, 429]  # every attempt counts, refused or not: each one costs the server
+
+
+async def test_the_widgets_init_payload_is_handed_on_as_a_greeting(tmp_path: Path) -> None:
+    async with echo_server(tmp_path, init_payload="/get_started") as server, citizen_on(server.url) as citizen:
+        session_id = await citizen.start_session()
+        # What rasa-webchat 1.x emits when it opens (its trySendInitPayload).
+        await citizen.client.emit(
+            "user_uttered", {"message": "/get_started", "customData": {"language": "fr"}, "session_id": session_id}
+        )
+        answer = await citizen.next_bot_message()
+
+    assert answer == {"text": "Choix reçu : /greet"}
 
 
 @pytest.mark.redis

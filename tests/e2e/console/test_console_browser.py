@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sanic import Sanic
 
 from bot.console import auth
-from tests.unit.console.test_console_pages import AGENT, PASSWORD, Console, start_console
+from tests.unit.console.test_console_pages import ADMIN, AGENT, PASSWORD, Console, start_console
 
 pytestmark = pytest.mark.browser
 
@@ -146,3 +146,32 @@ async def test_agent_sees_analytics_charts(page: Page, console: Console) -> None
     await expect(page.get_by_role("table", name="Intentions les plus fréquentes")).to_be_visible()
     await page.screenshot(path=str(SCREENSHOTS / "guichet-console-analytics.png"), full_page=True)
     assert await axe_violations(page) == []
+
+
+async def test_admin_resets_a_password_and_the_agent_chooses_a_new_one(page: Page, console: Console) -> None:
+    await page.goto(console.url + "/login?next=%2Fstaff")
+    await page.get_by_label("Adresse e-mail professionnelle").fill(ADMIN)
+    await page.get_by_label("Mot de passe").fill(PASSWORD)
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page).to_have_url(console.url + "/staff")
+    await page.get_by_role("button", name=f"Réinitialiser le mot de passe de {AGENT}").click()
+    shown = page.get_by_role("status").filter(has_text="Mot de passe temporaire de agent@pau.example")
+    temporary = await shown.locator("strong").inner_text()
+    assert len(temporary) == 19
+    await page.screenshot(path=str(SCREENSHOTS / "guichet-console-staff-reset.png"), full_page=True)
+    assert await axe_violations(page) == []
+    await page.get_by_role("button", name="Se déconnecter").click()
+
+    await page.get_by_label("Adresse e-mail professionnelle").fill(AGENT)
+    await page.get_by_label("Mot de passe").fill(temporary)
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page).to_have_url(console.url + "/mot-de-passe")
+    await expect(page.get_by_role("alert")).to_contain_text("mot de passe temporaire")
+    assert await axe_violations(page) == []
+    await page.get_by_label("Mot de passe actuel").fill(temporary)
+    await page.locator("#new-password").fill("une toute autre phrase")
+    await page.get_by_label("Nouveau mot de passe, à nouveau").fill("une toute autre phrase")
+    await page.get_by_role("button", name="Changer le mot de passe").click()
+    await expect(page.get_by_role("status")).to_have_text("Mot de passe changé. Vos autres sessions ont été fermées.")
+    await page.get_by_role("link", name="Conversations").click()
+    await expect(page.get_by_role("heading", level=1, name="Conversations")).to_be_visible()

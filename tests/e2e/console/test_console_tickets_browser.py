@@ -20,7 +20,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sqlalchemy.engine import Engine
 
-from bot.console import auth
+from bot.console import accounts, auth
 from bot.console.app import create_app
 from bot.console.schema import create_console_schema
 from bot.db import create_engine_for
@@ -91,10 +91,10 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     for create in (create_console_schema, create_schema, create_handoff_schema):
         create(engine)
     seed_town_conversations(engine)
-    auth.create_staff_user(engine, AGENT, "agent", PASSWORD)
+    accounts.create_staff_user(engine, AGENT, "agent", PASSWORD)
     ref = TicketStore(engine).create_ticket(
         TicketDraft("voirie", "nid-de-poule profond", "12 Rue Serviez", lat=43.2961, long=-0.37,
-                    channel="webchat", sender_id=SENDER)
+                    channel="webchat", sender_id=SENDER, contact="+33612345678")
     ).ref  # fmt: skip
     TicketStore(engine).create_ticket(TicketDraft("graffiti", "tag sur la façade", "Rue Carnot", channel="sms",
                                                   sender_id="sms:p-9"))  # fmt: skip
@@ -148,6 +148,11 @@ async def test_agent_filters_tickets_changes_a_status_and_the_citizen_is_notifie
 
     await expect(page.get_by_role("heading", level=1)).to_contain_text(running.ticket_ref)
     await expect(page.get_by_role("link", name="Voir sur OpenStreetMap (nouvel onglet)")).to_be_visible()
+    await expect(page.get_by_text("06 •• •• •• 78")).to_be_visible()
+    assert "12 34 56" not in await page.content()
+    await page.get_by_role("button", name=f"Afficher le contact du ticket {running.ticket_ref}").click()
+    await expect(page.get_by_text("+33612345678")).to_be_visible()
+    assert await axe_violations(page) == []
     await page.get_by_label("Nouvel état").select_option("planifie")
     await page.get_by_label("Note pour le citoyen").fill("Intervention prévue jeudi matin.")
     await page.get_by_role("button", name="Enregistrer et prévenir le citoyen").click()

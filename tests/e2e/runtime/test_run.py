@@ -114,8 +114,108 @@ def test_the_http_api_needs_the_token(guichet: Running) -> None:
 def test_conversations_are_stored_in_sqlite_under_var(guichet: Running) -> None:
     say(guichet, "e2e-stored", "bonjour")
     with sqlite3.connect(guichet.var / "guichet.db") as db:
-        rows = db.execute("SELECT type_name FROM events WHERE sender_id = 'e2e-stored'").fetchall()
+        rows = db.execute("SELECT type_name FROM events WHERE sender_id = 'rest:e2e-stored'").fetchall()
     assert ("user",) in rows
+
+
+UNAVAILABLE = "momentanément indisponible"
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process started under `pid` (children, grandchildren...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def action_server_pid(guichet: Running) -> int:
+    """The action server's process: the one serving `--actions`."""
+    (pid,) = [p for p in descendants(guichet.process.pid) if "--actions" in command_line(p)]
+    return pid
+
+
+def test_the_action_server_refuses_a_caller_without_the_shared_secret(guichet: Running) -> None:
+    url = f"http://127.0.0.1:{guichet.ports[1]}"
+    call = {"next_action": "action_erase_my_data", "sender_id": "telegram:99", "tracker": {}, "domain": {}}
+    assert httpx.post(f"{url}/webhook", json=call, timeout=10).status_code == 401
+    wrong = {"X-Guichet-Action-Token": "guess"}
+    assert httpx.post(f"{url}/webhook", json=call, headers=wrong, timeout=10).status_code == 403
+    assert httpx.get(f"{url}/actions", headers=wrong, timeout=10).status_code == 403
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # health checks stay open
+
+
+def test_no_secret_shows_in_a_process_list(guichet: Running) -> None:
+    secrets_ = {guichet.token, (guichet.var / "action_server_token").read_text().strip()}
+    commands = [command_line(p) for p in [guichet.process.pid, *descendants(guichet.process.pid)]]
+    assert any("bot.runtime.server" in c for c in commands) and any("bot.runtime.actions" in c for c in commands)
+    assert not [c for c in commands for secret in secrets_ if secret in c]
+
+
+def test_the_rasa_token_never_reaches_the_logs(guichet: Running) -> None:
+    from bot.db import create_engine_for
+    from bot.town.tickets import TicketStore, create_schema
+    from bot.town.tickets.model import TicketDraft
+
+    engine = create_engine_for(f"sqlite:///{guichet.var / 'guichet.db'}")
+    create_schema(engine)
+    store = TicketStore(engine)
+    ticket = store.create_ticket(
+        TicketDraft("voirie", "trou", address="Rue Serviez", channel="rest", sender_id="e2e-n")
+    )
+    store.set_status(ticket.ref, "pris_en_charge", "Une équipe passe demain.", actor="e2e")  # the console notifies
+    deadline = time.monotonic() + 60
+    while "trigger_intent" not in (guichet.var / "run.log").read_text(errors="replace"):
+        assert time.monotonic() < deadline, log_tail(guichet.var)
+        time.sleep(1)
+    assert httpx.get(f"{guichet.url}/status", params={"token": guichet.token}, timeout=10).status_code == 200
+    time.sleep(1)
+    assert guichet.token not in (guichet.var / "run.log").read_text(errors="replace")
+
+
+def test_a_body_larger_than_the_limit_is_refused_with_413(guichet: Running) -> None:
+    huge = b"x" * (6 * 1024 * 1024 + 1)  # REQUEST_MAX_BYTES
+    response = httpx.post(f"{guichet.url}/model/parse", params={"token": guichet.token}, content=huge, timeout=60)
+    assert response.status_code == 413
+    assert "Bonjour" in texts(say(guichet, "e2e-after-413", "bonjour"))
+
+
+def normal_answer_within(guichet: Running, sender: str, seconds: float) -> str:
+    """A catalog answer that is not « indisponible », asked again until one comes or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    answer = texts(say(guichet, sender, "horaires de la piscine"))
+    while UNAVAILABLE in answer:
+        assert time.monotonic() < deadline, log_tail(guichet.var)
+        time.sleep(0.5)
+        answer = texts(say(guichet, sender, "horaires de la piscine"))
+    return answer
+
+
+def test_a_killed_action_server_is_told_honestly_then_started_again(guichet: Running) -> None:
+    normal_answer_within(guichet, "e2e-crash", 30)  # a busy machine may be slow to the first catalog answer
+    os.kill(action_server_pid(guichet), signal.SIGKILL)
+    started = time.monotonic()
+    answer = texts(say(guichet, "e2e-crash", "horaires de la mediatheque"))
+    assert UNAVAILABLE in answer and time.monotonic() - started < 2.0
+    assert normal_answer_within(guichet, "e2e-crash", 30 - (time.monotonic() - started))
+    assert "action server stopped" in (guichet.var / "run.log").read_text(errors="replace")
+    assert guichet.process.poll() is None  # the supervisor and the other processes kept running
 
 
 def test_ctrl_c_stops_every_process(guichet: Running) -> None:

@@ -96,7 +96,7 @@ def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
                             redis_url=REDIS_URL, rasa_token=TOKEN, _env_file=None)  # fmt: skip
         env = child_environment(settings, TOKEN)
         env.update(DATABASE_URL=database_url, REDIS_URL=REDIS_URL, VAR_DIR=str(var))
-        for child in children(settings, TOKEN):
+        for child in children(settings):
             if child.name == "rasa server" or (child.name == "action server" and index == 0):
                 start(f"{child.name.split()[0]}-{port}", child.command, {**env, **child.env})
     urls = (f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}")
@@ -130,7 +130,7 @@ def texts(replies: list[dict]) -> str:
 
 
 def tracker(url: str, sender: str) -> dict:
-    response = httpx.get(f"{url}/conversations/{sender}/tracker", params={"token": TOKEN}, timeout=30)
+    response = httpx.get(f"{url}/conversations/rest:{sender}/tracker", params={"token": TOKEN}, timeout=30)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -196,7 +196,7 @@ def test_conversations_are_stored_in_postgresql(cluster: Cluster) -> None:
     engine = create_engine_for(cluster.database_url)
     try:
         with engine.connect() as conn:
-            kinds = conn.execute(text("SELECT type_name FROM events WHERE sender_id = :s"), {"s": sender}).scalars()
-            assert "user" in set(kinds)
+            rows = conn.execute(text("SELECT type_name FROM events WHERE sender_id = :s"), {"s": f"rest:{sender}"})
+            assert "user" in set(rows.scalars())
     finally:
         engine.dispose()

@@ -25,6 +25,7 @@ from bot.db import create_engine_for
 from bot.settings import ROOT
 from bot.town.catalog import load_catalog
 from bot.town.tickets import TicketDraft, TicketStore
+from bot.town.tickets.model import RequestQuery
 
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 CHANNEL, SENDER = "telegram", "citizen-1"
@@ -296,6 +297,31 @@ async def test_confirmed_report_becomes_one_ticket_with_channel_sender_and_conta
     # The same confirmation delivered again (a retried turn) gives the same ticket.
     _, again = await run(ActionReportCreate(access), confirm)
     assert again[0]["ticket_ref"] == ticket.ref
+
+
+def confirmation_after_summary(*confirmations: str) -> Tracker:
+    """The tracker of a « oui » whose summary was shown after message m5, the citizen having said « oui » before."""
+    t = tracker("oui", "affirm", slots=COMPLETE | {"report_stage": "summary"}, form_turn=False,
+                message_id=confirmations[-1])  # fmt: skip
+    t.events[:0] = [
+        {"event": "user", "text": "non", "message_id": "m5"},
+        {"event": "action", "name": "action_report_review"},
+        {"event": "slot", "name": "report_stage", "value": "summary"},
+        *({"event": "user", "text": "oui", "message_id": m} for m in confirmations[:-1]),
+    ]
+    t.events[-1]["message_id"] = confirmations[-1]
+    return t
+
+
+async def test_oui_said_again_after_an_unavailable_answer_gives_the_ticket_already_created(
+    access: TicketsAccess, store: TicketStore
+) -> None:
+    # The first « oui » was recorded by a slow action server after the rasa server had given up: its events were
+    # dropped, the summary is still up, and the citizen confirms again in a new message.
+    _, first = await run(ActionReportCreate(access), confirmation_after_summary("m6"))
+    _, again = await run(ActionReportCreate(access), confirmation_after_summary("m6", "m7"))
+    assert again[0]["ticket_ref"] == first[0]["ticket_ref"]
+    assert len(store.list_requests(RequestQuery())) == 1
 
 
 async def test_report_located_by_position_only_keeps_coordinates(access: TicketsAccess, store: TicketStore) -> None:

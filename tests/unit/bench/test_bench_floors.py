@@ -67,6 +67,7 @@ def test_the_plain_floor_is_rasas_own_command_without_endpoints_and_without_spee
         ("/work/main/.venv/bin/python -m bot.runtime.server run --model models/guichet.tar.gz", "rasa server"),
         ("/work/main/.venv/bin/python -m rasa run --model models/guichet.tar.gz --enable-api", "rasa server"),
         ("/work/main/.venv/bin/python -m rasa_sdk --actions actions --port 5055", "action server"),
+        ("/work/main/.venv/bin/python -m bot.runtime.actions --actions actions --port 5055", "action server"),
         ("/work/main/.venv/bin/python -m bot console", "console"),
         ("/work/main/.venv/bin/python -m bot run", "supervisor (bot run)"),
     ],

@@ -97,3 +97,10 @@ async def test_each_rest_conversation_is_one_citizen_on_a_connection_of_its_own(
     # The degraded answer to "annuler" is an error; the other turns are answered.
     assert result.error_count == 4
     assert result.messages == 4 * (len(SCRIPT) - 1)
+
+
+def test_turns_answered_unavailable_are_counted_apart_at_each_level() -> None:
+    result = LoadResult("embedded / REST", 32, 2.0, [Sample("catalog", 0.010, True), Sample("form", 1.3, False, True),
+                                                     Sample("catalog", 5.0, False)])  # fmt: skip
+    summary = result.summary()
+    assert (summary["errors"], summary["unavailable"]) == (2, 1)

@@ -206,7 +206,19 @@ def test_the_report_says_what_each_floor_is_and_sets_the_three_side_by_side(tmp_
     )
     assert set(side_by_side) <= set(beside.splitlines())
     load = next(line for line in text.splitlines() if line.startswith("| embedded / REST | 1 |"))
-    assert load.rstrip(" |").split(" | ")[7:] == ["×2.00", "×0.50", "×1.36", "×0.87", "×1.62"]  # off, plain, parse
+    assert load.rstrip(" |").split(" | ")[8:] == ["×2.00", "×0.50", "×1.36", "×0.87", "×1.62"]  # off, plain, parse
     saved = json.loads((tmp_path / "latest.json").read_text(encoding="utf-8"))
     assert [f["floor"] for f in saved["floors"]] == ["speed-ups off", "plain rasa run"]
     assert {row["measurement"] for row in saved["headlines"]} >= {"ready to answer (production)"}
+
+
+def test_the_load_table_shows_the_unavailable_turns_of_each_level(tmp_path: Path) -> None:
+    figures = results()
+    figures["runs"] += [run("embedded / REST", 16, unavailable=0), run("embedded / REST", 32, unavailable=3)]
+    text = write(figures, tmp_path).read_text(encoding="utf-8")
+    header = next(line for line in text.splitlines() if line.startswith("| target | conversations | msg/s"))
+    column = header.split(" | ").index("« indisponible »")
+    rows = {
+        line.split(" | ")[1]: line.split(" | ") for line in text.splitlines() if line.startswith("| embedded / REST | ")
+    }
+    assert (rows["16"][column], rows["32"][column]) == ("0", "3")

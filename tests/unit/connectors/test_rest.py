@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from rasa.core.channels.channel import UserMessage
 
-from connectors.rest import RestHandler, RestInput
+from connectors.rest import MAX_SENDER_CHARS, Caller, RestHandler, RestInput, conversation_id
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter
+from connectors.shared.identities import sms_sender_id
 from connectors.shared.notices import Notices
 from connectors.shared.offers import MemoryOfferStore
+from connectors.telegram.updates import sender_id_for as telegram_sender_id
+from connectors.webchat.channel import WebChatInput
 
 NOTICES = Notices()
 MENU = [{"title": "Oui, supprimer", "payload": "/affirm"}, {"title": "Non, garder", "payload": "/deny"}]
@@ -136,3 +140,104 @@ async def test_a_burst_from_one_sender_is_handled_one_at_a_time_in_arrival_order
 
 def test_the_channel_keeps_rasas_name_and_path() -> None:
     assert RestInput.name() == "rest" and RestInput().url_prefix() == "rest"  # mounted at /webhooks/rest
+
+
+class Senders:
+    """Stands in for Rasa: records the sender id each message is handed on with."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.ids.append(message.sender_id)
+        await message.output_channel.send_text_message(message.sender_id, "Bonjour")
+
+
+def each_channels_own_sender_ids() -> list[str]:
+    """The sender ids the other channels really store, from their own code."""
+    webchat = WebChatInput(upload_dir=Path("unused"))
+    return [
+        telegram_sender_id(99),
+        sms_sender_id(b"identity-secret", "+33612345678"),
+        webchat._sender_id("socket-id", "a" * 32),
+        "voice:+33612345678",
+    ]
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [*each_channels_own_sender_ids(), "telegram:99", "TELEGRAM:99", "  sms:0123abcd", "Webchat:abc", "voice:1"],
+)
+async def test_a_sender_of_another_channel_is_refused_and_nothing_is_handed_on(sender: str) -> None:
+    assistant = Senders()
+    status, answer = await handler().handle(body(sender=sender, message="supprimer mes données"), assistant)
+    assert status == 403 and "error" in answer
+    assert assistant.ids == []
+
+
+@pytest.mark.parametrize("sender", ["citoyen", "42", "bench-0f3a", "rest:déjà préfixé", "telegram"])
+async def test_rest_conversations_are_stored_under_rest_and_the_answer_names_the_sender_as_sent(sender: str) -> None:
+    assistant = Senders()
+    status, answer = await handler().handle(body(sender=sender, message="bonjour"), assistant)
+    assert status == 200
+    assert assistant.ids == [f"rest:{sender}"]
+    assert answer == [{"recipient_id": sender, "text": "Bonjour"}]
+
+
+async def test_buttons_offered_to_a_rest_conversation_are_honoured_for_that_conversation_only() -> None:
+    assistant, rest = Assistant(), handler()
+    await rest.handle(body(sender="c", message="supprimer mes données"), assistant)
+    await rest.handle(body(sender="c", message="/affirm"), assistant)
+    assert assistant.texts == ["supprimer mes données", "/affirm"]
+    assert await rest.guard.offers.recall("c") is None  # remembered under the stored id only
+    assert await rest.guard.offers.recall("rest:c") is not None
+
+
+def test_the_longest_sender_still_fits_rasas_sender_id_column() -> None:
+    assert len(conversation_id("x" * MAX_SENDER_CHARS)) == 255
+
+
+LOOPBACK = ["127.0.0.1", "127.0.0.53", "::1", "::ffff:127.0.0.1"]
+TOKEN = "s3cret-rest-token"
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "token", "status"),
+    [
+        *[(peer, {}, None, 200) for peer in LOOPBACK],
+        ("127.0.0.1", {"x-forwarded-for": "203.0.113.7"}, None, 403),  # a proxy on the same host
+        ("127.0.0.1", {"forwarded": "for=203.0.113.7"}, None, 403),
+        ("127.0.0.1", {"x-real-ip": "203.0.113.7"}, None, 403),
+        ("203.0.113.7", {}, None, 403),  # REST_TOKEN unset: local only
+        ("10.0.0.5", {"authorization": f"Bearer {TOKEN}"}, None, 403),
+        ("", {}, None, 403),  # an address we cannot read is not local
+        ("203.0.113.7", {}, TOKEN, 401),
+        ("203.0.113.7", {"authorization": "Bearer wrong"}, TOKEN, 401),
+        ("203.0.113.7", {"authorization": TOKEN}, TOKEN, 401),
+        ("127.0.0.1", {"x-forwarded-for": "203.0.113.7", "authorization": "Bearer nope"}, TOKEN, 401),
+        ("203.0.113.7", {"authorization": f"Bearer {TOKEN}"}, TOKEN, 200),
+        ("203.0.113.7", {"authorization": f"bearer  {TOKEN} "}, TOKEN, 200),
+        ("127.0.0.1", {"x-forwarded-for": "203.0.113.7", "authorization": f"Bearer {TOKEN}"}, TOKEN, 200),
+    ],
+)
+async def test_only_local_callers_or_holders_of_the_rest_token_are_answered(
+    peer: str, headers: dict[str, str], token: str | None, status: int
+) -> None:
+    assistant = Assistant()
+    rest = RestHandler(Guard(MemoryOfferStore(), SlidingWindowRateLimiter(30), 2000), NOTICES, 64 * 1024, token)
+    got, answer = await rest.handle(body(sender="c", message="bonjour"), assistant, Caller(peer, headers))
+    assert got == status
+    assert assistant.texts == (["bonjour"] if status == 200 else [])
+    assert status == 200 or "error" in answer
+
+
+def test_the_rest_token_is_read_from_the_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("REST_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'guichet.db'}")
+    get_settings.cache_clear()
+    try:
+        assert RestInput().handler().token == TOKEN
+    finally:
+        get_settings.cache_clear()

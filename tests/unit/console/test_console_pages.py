@@ -17,7 +17,7 @@ from sanic import Sanic
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.console import auth
+from bot.console import accounts, auth
 from bot.console.pages import register_console
 from bot.console.review import get_review
 from bot.console.schema import audit_log, create_console_schema
@@ -51,8 +51,8 @@ async def start_console(tmp_path: Path, **settings: object) -> AsyncIterator[Con
     engine = create_engine_for(url)
     create_console_schema(engine)
     seed_town_conversations(engine)
-    auth.create_staff_user(engine, AGENT, "agent", PASSWORD)
-    auth.create_staff_user(engine, ADMIN, "admin", PASSWORD)
+    accounts.create_staff_user(engine, AGENT, "agent", PASSWORD)
+    accounts.create_staff_user(engine, ADMIN, "admin", PASSWORD)
     app = Sanic(f"console_test_{uuid.uuid4().hex[:8]}", configure_logging=False)
     app.config.KEEP_ALIVE = False  # no idle connection left behind when the test's loop closes
     register_console(app, Settings(var_dir=tmp_path, database_url=url, **settings), engine=engine)
@@ -315,7 +315,7 @@ async def test_admin_creates_and_disables_an_account(console: Console) -> None:
                 "csrf_token": csrf_of(page.text),
             },
         )
-        new_id = next(u.id for u in auth.list_staff_users(console.engine) if u.email == "nouvel.agent@pau.example")
+        new_id = next(u.id for u in accounts.list_staff_users(console.engine) if u.email == "nouvel.agent@pau.example")
         disabled = await admin.post(
             "/staff", data={"action": "disable", "user_id": str(new_id), "csrf_token": csrf_of(page.text)}
         )
@@ -349,7 +349,7 @@ async def test_fresh_install_without_conversations_shows_an_empty_list(tmp_path:
     await server.start_serving()
     try:
         engine = app.ctx.console.engine
-        auth.create_staff_user(engine, AGENT, "agent", PASSWORD)
+        accounts.create_staff_user(engine, AGENT, "agent", PASSWORD)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", follow_redirects=False) as client:
             await log_in(client, AGENT)
             listing = await client.get("/conversations")

@@ -15,16 +15,19 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from sanic import Sanic
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from bot.console import auth
+from bot.console import accounts, auth
 from bot.console.pages import register_console
-from bot.console.schema import create_console_schema
+from bot.console.schema import audit_log, create_console_schema
 from bot.db import create_engine_for
 from bot.settings import Settings
 from bot.town.handoff import FakeConversationControl, HandoffStore, create_handoff_schema
+from bot.town.media import MediaStore
 from bot.town.tickets import OutboxStore, TicketDraft, TicketStore, create_schema
 from tests.conftest import free_port
+from tests.photos import image_bytes
 from tests.unit.console.console_seed import action, at, bot, seed_town_conversations, store, user
 from tests.unit.console.test_console_pages import ADMIN, AGENT, PASSWORD, audit_actions, csrf_of, log_in, stop
 
@@ -50,9 +53,11 @@ def test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def seed_tickets(tickets: TicketStore) -> list[str]:
     """Pau reports on a few streets, one with a photo and a position, followed by the citizen who made it."""
+    assert tickets.media is not None
+    photo = tickets.media.save(image_bytes("JPEG"))
     drafts = [
         TicketDraft("voirie", "nid-de-poule profond", "12 Rue Serviez", lat=43.2961, long=-0.3700,
-                    media_url="http://127.0.0.1:5005/webhooks/webchat/upload/" + "a" * 32 + ".jpg",
+                    media_url=f"http://127.0.0.1:5005/webhooks/webchat/upload/{photo}?expires=1&signature=0",
                     channel="webchat", sender_id=WEB_SENDER),
         TicketDraft("eclairage_public", "lampadaire éteint", "Boulevard des Pyrénées", channel="telegram",
                     sender_id="telegram:777001"),
@@ -69,10 +74,10 @@ async def running(tmp_path: Path) -> AsyncIterator[Running]:
     create_schema(engine)
     create_handoff_schema(engine)
     seed_town_conversations(engine)
-    auth.create_staff_user(engine, AGENT, "agent", PASSWORD)
-    auth.create_staff_user(engine, ADMIN, "admin", PASSWORD)
+    accounts.create_staff_user(engine, AGENT, "agent", PASSWORD)
+    accounts.create_staff_user(engine, ADMIN, "admin", PASSWORD)
     clock = lambda: datetime.fromtimestamp(NOW, timezone.utc)  # noqa: E731
-    tickets = TicketStore(engine, clock=clock)
+    tickets = TicketStore(engine, clock=clock, media=MediaStore(tmp_path / "media"))  # the settings' MEDIA_DIR
     app = Sanic(f"console_tickets_{uuid.uuid4().hex[:8]}", configure_logging=False)
     app.config.KEEP_ALIVE = False
     control = FakeConversationControl()
@@ -157,9 +162,27 @@ async def test_ticket_page_shows_history_photo_and_map(running: Running) -> None
     assert page.status_code == 200
     assert "nid-de-poule profond" in page.text and "Nouveau" in page.text
     assert "https://www.openstreetmap.org/?mlat=43.296100&amp;mlon=-0.370000#map=18/43.296100/-0.370000" in page.text
-    assert f'<img src="http://127.0.0.1:5005/webhooks/webchat/upload/{"a" * 32}.jpg"' in page.text
-    assert "img-src 'self' data: http://127.0.0.1:5005" in page.headers["content-security-policy"]
+    photo = running.tickets.get_ticket(ref).media_url.removeprefix("media:")  # type: ignore[union-attr]
+    assert f'<img src="/media/{photo}"' in page.text
+    assert "img-src 'self' data:;" in page.headers["content-security-policy"]  # no other host, ever
     assert loose.status_code == 301 and loose.headers["location"] == f"/tickets/{ref}"
+
+
+async def test_a_ticket_photo_is_served_to_signed_in_staff_only(running: Running) -> None:
+    ref = seed_tickets(running.tickets)[0]
+    photo = running.tickets.get_ticket(ref).media_url.removeprefix("media:")  # type: ignore[union-attr]
+    async with agent_client(running) as client:
+        seen = await client.get(f"/media/{photo}")
+        missing = await client.get(f"/media/{'0' * 32}.jpg")
+    async with httpx.AsyncClient(base_url=running.url) as stranger:
+        refused = await stranger.get(f"/media/{photo}")
+        forged = await stranger.get(f"/media/{photo}?expires=9999999999&signature=00")
+
+    assert seen.status_code == 200 and seen.headers["content-type"] == "image/jpeg"
+    assert seen.content.startswith(b"\xff\xd8") and seen.headers["x-content-type-options"] == "nosniff"
+    assert missing.status_code == 404
+    assert refused.status_code == 401 and forged.status_code == 403
+    assert photo not in refused.text
 
 
 async def test_unknown_ticket_is_a_french_404(running: Running) -> None:
@@ -216,6 +239,47 @@ async def test_status_change_without_csrf_token_is_refused(running: Running) -> 
     async with agent_client(running) as client:
         response = await client.post(f"/tickets/{ref}/status", data={"state": "traite"})
     assert response.status_code == 403 and running.tickets.get_ticket(ref).state == "nouveau"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("contact", "raw_forms", "masked"),
+    [
+        ("+33612345678", ["+33612345678", "06 12 34 56 78", "0612345678"], "06 •• •• •• 78"),
+        ("jeanne.martin@exemple.fr", ["jeanne.martin@exemple.fr"], "j•••@exemple.fr"),
+    ],
+)
+async def test_agent_sees_a_ticket_contact_masked_until_an_audited_reveal(
+    running: Running, contact: str, raw_forms: list[str], masked: str
+) -> None:
+    ref = running.tickets.create_ticket(
+        TicketDraft("voirie", "trottoir défoncé", "Rue Carnot", channel="sms", sender_id="sms:p-2", contact=contact)
+    ).ref
+    async with agent_client(running) as client:
+        page = await client.get(f"/tickets/{ref}")
+        revealed = await client.post(f"/tickets/{ref}/contact", data={"csrf_token": csrf_of(page.text)})
+        again = await client.get(f"/tickets/{ref}")
+    assert page.status_code == 200 and masked in html.unescape(page.text)
+    assert not any(raw in html.unescape(page.text) for raw in raw_forms)
+    assert "Afficher le contact" in page.text
+    assert revealed.status_code == 200 and contact in html.unescape(revealed.text)
+    assert not any(raw in html.unescape(again.text) for raw in raw_forms)  # for that page view only
+    with running.engine.connect() as conn:
+        (entry,) = conn.execute(select(audit_log).where(audit_log.c.action == "reveal_contact")).all()
+    assert (entry.actor, entry.target, entry.at) == (AGENT, ref, NOW)
+    assert contact not in (entry.detail or "")  # the audit log says who looked, never what they saw
+
+
+async def test_revealing_a_contact_needs_a_session_and_the_form_token(running: Running) -> None:
+    ref = running.tickets.create_ticket(TicketDraft("voirie", "trou", "Rue Carnot", contact="+33612345678")).ref
+    async with httpx.AsyncClient(base_url=running.url, follow_redirects=False) as stranger:
+        anonymous = await stranger.post(f"/tickets/{ref}/contact", data={})
+    async with agent_client(running) as client:
+        forged = await client.post(f"/tickets/{ref}/contact", data={"csrf_token": "forged"})
+        unknown = await post_form(client, "/tickets", "/tickets/PAU-2026-999999/contact")
+    assert anonymous.status_code == 302 and anonymous.headers["location"].startswith("/login")
+    assert forged.status_code == 403 and "+33612345678" not in forged.text
+    assert unknown.status_code == 404
+    assert "reveal_contact" not in audit_actions(running.engine)
 
 
 # --- handoffs -------------------------------------------------------------------------------------------------

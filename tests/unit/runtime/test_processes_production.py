@@ -18,9 +18,9 @@ def settings(tmp_path: Path, **overrides: object) -> Settings:
 def test_rasa_workers_become_sanic_workers_of_the_rasa_server(tmp_path: Path, workers: int, expected: str) -> None:
     s = settings(tmp_path, rasa_workers=workers, redis_url="redis://127.0.0.1:6379/0")
     assert rasa_environment(s)["SANIC_WORKERS"] == expected
-    rasa = next(c for c in children(s, "tok") if c.name == "rasa server")
+    rasa = next(c for c in children(s) if c.name == "rasa server")
     assert rasa.env["SANIC_WORKERS"] == expected
-    action = next(c for c in children(s, "tok") if c.name == "action server")
+    action = next(c for c in children(s) if c.name == "action server")
     assert "SANIC_WORKERS" not in action.env
 
 

@@ -20,15 +20,19 @@ from bot.runtime.server import (
     ResilientActionEndpoint,
     fail_loudly,
     harden_agent,
+    server_arguments,
+    server_environment,
 )
+from bot.settings import Settings
 from tests.conftest import free_port
 
 
-async def serve(reply: bytes | None) -> AsyncIterator[str]:
-    """A loopback HTTP server that answers `reply` once it has read a request, or never answers (None)."""
+async def serve(reply: bytes | None, delay: float = 0.0) -> AsyncIterator[str]:
+    """A loopback HTTP server that answers `reply` `delay` seconds after reading a request, or never answers (None)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
+        await asyncio.sleep(delay)
         if reply is None:
             await reader.read()  # until the caller gives up and closes
         else:
@@ -244,3 +248,54 @@ async def test_an_action_call_carries_the_same_json_document() -> None:
     assert b"http:\\/\\/exemple.fr" in received[0]  # encoded by ujson, which escapes "/"
     # What ujson cannot encode goes through json, as before.
     assert json.loads(action_call_body({"big": 2**70})) == {"big": 2**70}
+
+
+def write_call(action: str) -> dict[str, Any]:
+    return action_call(action, "c1", "m1")
+
+
+@pytest.mark.parametrize("action", ["action_report_create", "action_request_human"])
+async def test_a_busy_action_server_still_records_a_report_or_a_handoff(action: str) -> None:
+    answer = {"events": [], "responses": [{"response": "utter_report_created"}]}
+    async for url in serve(http(200, answer), delay=1.5):  # slower than the 1.2 s of a catalog answer
+        endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(url), 1.2, write_timeout_seconds=15.0)
+        assert await endpoint.request(json=write_call(action), method="post") == answer
+
+
+async def test_a_busy_action_server_still_gets_the_short_timeout_for_a_catalog_question() -> None:
+    async for url in serve(http(200, {"events": [], "responses": []}), delay=0.6):
+        endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(url), 0.3, write_timeout_seconds=3.0)
+        started = time.monotonic()
+        result = await endpoint.request(json=write_call("action_service_hours"), method="post")
+    assert result == UNAVAILABLE and time.monotonic() - started < 0.55
+
+
+async def test_a_dead_action_server_fails_a_report_at_once() -> None:
+    endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook"), 0.3, 10.0)
+    started = time.monotonic()
+    result = await endpoint.request(json=write_call("action_report_create"), method="post")
+    assert result == UNAVAILABLE and time.monotonic() - started < 0.5
+
+
+async def test_a_report_is_not_waited_for_beyond_its_bound() -> None:
+    async for url in serve(None):
+        endpoint = ResilientActionEndpoint.wrapping(EndpointConfig(url), 0.1, write_timeout_seconds=0.5)
+        started = time.monotonic()
+        result = await endpoint.request(json=write_call("action_report_create"), method="post")
+        took = time.monotonic() - started
+    assert result == UNAVAILABLE and 0.45 < took < 1.5
+
+
+def test_the_api_token_is_added_inside_the_process_not_on_its_command_line() -> None:
+    run = ["run", "--model", "m.tar.gz", "--enable-api"]
+    assert server_arguments(run, "secret") == [*run, "--auth-token", "secret"]
+    assert server_arguments([*run, "--auth-token", "given"], "secret") == [*run, "--auth-token", "given"]
+    assert server_arguments([*run, "--jwt-secret", "k"], "secret") == [*run, "--jwt-secret", "k"]
+    assert server_arguments(["run", "--model", "m.tar.gz"], "secret") == ["run", "--model", "m.tar.gz"]
+
+
+def test_the_rasa_server_gets_the_action_secret_a_request_size_limit_and_no_access_log(tmp_path: Any) -> None:
+    settings = Settings(var_dir=tmp_path, action_server_token="s3cret", request_max_bytes=123456, _env_file=None)
+    assert server_environment(settings) == {
+        "ACTION_SERVER_TOKEN": "s3cret", "SANIC_REQUEST_MAX_SIZE": "123456", "SANIC_ACCESS_LOG": "False"
+    }  # fmt: skip

@@ -95,8 +95,8 @@ def test_the_server_follows_the_switch_and_is_hardened_either_way(
     import rasa.core.agent as agent_module
 
     seen = rasa_main(value)
-    server.main(["run", "--enable-api"])
-    assert seen == {"argv": ["rasa", "run", "--enable-api"], "active": active}
+    server.main(["run", "--port", "5005"])
+    assert seen == {"argv": ["rasa", "run", "--port", "5005"], "active": active}
     assert getattr(agent_module.load_agent, "guichet_hardened", False)
 
 

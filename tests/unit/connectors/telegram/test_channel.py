@@ -315,3 +315,37 @@ async def test_burst_delivered_concurrently_is_answered_in_order() -> None:
     statuses = await asyncio.gather(*(channel.post(update, assistant) for update in updates))
     assert statuses == [200] * 5
     assert channel.replies() == [f"Reçu : message {n}" for n in range(5)]
+
+
+class SlowAssistant(Assistant):
+    """Answers after `seconds`, as the assistant does when a busy machine records a report."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    async def __call__(self, message: UserMessage) -> None:
+        await asyncio.sleep(self.seconds)
+        await super().__call__(message)
+
+
+@pytest.mark.asyncio
+async def test_a_slow_answer_shows_the_citizen_that_the_town_is_typing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connectors.telegram.channel.TYPING_AFTER_SECONDS", 0.05)
+    monkeypatch.setattr("connectors.telegram.channel.TYPING_EVERY_SECONDS", 0.1)
+    channel = Channel()
+    assert await channel.post(channel.message(text="oui"), SlowAssistant(0.32)) == 200
+    typing = channel.transport.sent("sendChatAction")
+    assert 2 <= len(typing) <= 4 and all(t == {"chat_id": CHAT_ID, "action": "typing"} for t in typing)
+    assert channel.replies() == ["Reçu : oui"]
+    await asyncio.sleep(0.3)
+    assert len(channel.transport.sent("sendChatAction")) == len(typing)  # stopped with the answer
+
+
+@pytest.mark.asyncio
+async def test_a_quick_answer_shows_no_typing_indicator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connectors.telegram.channel.TYPING_AFTER_SECONDS", 0.2)
+    channel = Channel()
+    assert await channel.post(channel.message(text="bonjour"), Assistant()) == 200
+    await asyncio.sleep(0.3)
+    assert channel.transport.sent("sendChatAction") == []

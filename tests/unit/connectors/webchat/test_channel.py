@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from connectors.shared.notices import Notices
 from connectors.shared.offers import MemoryOfferStore
 from connectors.webchat.channel import WebChatInput, parse_origins
 from connectors.webchat.output import WebChatOutput
+from tests.photos import image_bytes
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+PNG = image_bytes("PNG")
 
 
 class FakeSocketServer:
@@ -215,6 +217,65 @@ async def test_a_citizen_sending_too_fast_is_asked_to_wait(tmp_path: Path) -> No
     assert texts_sent(sio) == [Notices().rate_limited]
 
 
+@dataclass
+class FakeRequest:
+    """What the channel reads of the Sanic request that opens a socket."""
+
+    ip: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def connect(sio: FakeSocketServer, sid: str, peer: str, forwarded_for: str | None = None) -> None:
+    """Open a socket as engine.io's Sanic driver does (its REMOTE_ADDR is always 127.0.0.1, the request is real)."""
+    headers = {"x-forwarded-for": forwarded_for} if forwarded_for else {}
+    environ = {"REMOTE_ADDR": "127.0.0.1", "sanic.request": FakeRequest(peer, headers)}
+    assert await sio.handlers["connect"](sid, environ) is True
+
+
+async def test_rotating_session_ids_does_not_escape_the_rate_limit(tmp_path: Path) -> None:
+    assistant = Assistant()
+    _, sio = wired_channel(tmp_path, assistant, limit=3)
+
+    for index in range(6):  # a new socket and a new session for every message, from one address
+        sid = f"sid-{index}"
+        await connect(sio, sid, "203.0.113.7")
+        await sio.handlers["session_request"](sid, {"session_id": f"{index:032x}"})
+        await sio.handlers["user_uttered"](sid, {"message": f"message {index}"})
+    await connect(sio, "sid-other", "198.51.100.20")
+    await sio.handlers["session_request"]("sid-other", {})
+    await sio.handlers["user_uttered"]("sid-other", {"message": "Bonjour"})
+
+    assert [m.text for m in assistant.messages] == ["message 0", "message 1", "message 2", "Bonjour"]
+    assert texts_sent(sio) == [Notices().rate_limited] * 3
+
+
+async def test_behind_proxies_the_limit_counts_the_address_they_forwarded(tmp_path: Path) -> None:
+    assistant = Assistant()
+    channel, sio = wired_channel(tmp_path, assistant, limit=1)
+    channel.proxies_count = 1
+
+    # Two citizens behind the town's proxy (peer 127.0.0.1); a client-written first hop changes nothing.
+    await connect(sio, "sid-a", "127.0.0.1", "10.9.9.9, 203.0.113.7")
+    await connect(sio, "sid-b", "127.0.0.1", "203.0.113.8")
+    await connect(sio, "sid-c", "127.0.0.1", "10.8.8.8, 203.0.113.7")
+    for sid in ["sid-a", "sid-b", "sid-c"]:
+        await sio.handlers["user_uttered"](sid, {"message": sid})
+
+    assert [m.text for m in assistant.messages] == ["sid-a", "sid-b"]
+
+
+async def test_without_proxies_a_forwarded_header_is_not_trusted(tmp_path: Path) -> None:
+    assistant = Assistant()
+    _, sio = wired_channel(tmp_path, assistant, limit=1)
+
+    await connect(sio, "sid-a", "203.0.113.7", "198.51.100.1")
+    await connect(sio, "sid-b", "203.0.113.7", "198.51.100.2")  # a new made-up address each time
+    for sid in ["sid-a", "sid-b"]:
+        await sio.handlers["user_uttered"](sid, {"message": sid})
+
+    assert [m.text for m in assistant.messages] == ["sid-a"]
+
+
 async def test_when_the_assistant_fails_the_citizen_gets_an_honest_answer(tmp_path: Path) -> None:
     _, sio = wired_channel(tmp_path, Assistant(fails=True))
     await sio.handlers["session_request"]("sid-1", {})
@@ -298,6 +359,8 @@ def test_channel_is_built_from_credentials_and_settings(tmp_path: Path, monkeypa
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'guichet.db'}")
     monkeypatch.setenv("ALLOWED_ORIGINS", "https://www.pau.fr, https://pau.fr")
     monkeypatch.setenv("MAX_MESSAGE_CHARS", "500")
+    monkeypatch.setenv("PROXIES_COUNT", "2")
+    monkeypatch.setenv("WEBCHAT_INIT_PAYLOAD", "/ouvrir")
     get_settings.cache_clear()
     try:
         channel = WebChatInput.from_credentials({"session_persistence": True})
@@ -309,4 +372,27 @@ def test_channel_is_built_from_credentials_and_settings(tmp_path: Path, monkeypa
     assert channel.allowed_origins == ["https://www.pau.fr", "https://pau.fr"]
     assert channel.session_persistence is True
     assert channel.guard.max_chars == 500
-    assert channel.photos.directory == tmp_path / "uploads"
+    assert channel.photos.directory == tmp_path / "media"  # MEDIA_DIR unset: var/media
+    assert channel.proxies_count == 2
+
+
+async def test_the_widgets_init_payload_from_the_settings_greets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.settings import get_settings
+
+    monkeypatch.setenv("VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'guichet.db'}")
+    get_settings.cache_clear()
+    try:
+        default = WebChatInput.from_credentials({})
+        monkeypatch.setenv("WEBCHAT_INIT_PAYLOAD", "/ouvrir")
+        get_settings.cache_clear()
+        configured = WebChatInput.from_credentials({})
+    finally:
+        get_settings.cache_clear()
+
+    assert isinstance(default, WebChatInput) and isinstance(configured, WebChatInput)
+    assert (await default.guard.screen("webchat:a", "/get_started")).text == "/greet"
+    assert (await configured.guard.screen("webchat:b", "/ouvrir")).text == "/greet"
+    assert (await configured.guard.screen("webchat:b", "/get_started")).text == "get_started"

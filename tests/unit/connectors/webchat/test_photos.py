@@ -1,4 +1,4 @@
-"""Report photos: recognised by their bytes, stored under random names, served only under those names."""
+"""Web chat photos: written through the town's media store (no EXIF, no GPS), shown back only by signed URL."""
 
 from __future__ import annotations
 
@@ -6,45 +6,57 @@ from pathlib import Path
 
 import pytest
 
-from connectors.webchat.photos import PhotoStore, sniff_image_type
+from bot.town.media import MediaSigner
+from connectors.webchat.photos import PhotoStore
+from tests.photos import SECRET_OWNER, image_bytes, jpeg_with_gps, metadata_of
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 16
-WEBP = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
+
+async def test_an_uploaded_photo_is_stored_without_its_exif_and_gps(tmp_path: Path) -> None:
+    store = PhotoStore(tmp_path)
+
+    name = await store.save(jpeg_with_gps())
+
+    stored = (tmp_path / name).read_bytes()
+    assert name.endswith(".jpg") and store.path_of(name) == tmp_path / name
+    assert metadata_of(stored)["gps"] == {} and metadata_of(stored)["exif"] == {}
+    assert SECRET_OWNER.encode() not in stored
+
+
+async def test_photos_are_stored_under_random_names(tmp_path: Path) -> None:
+    store = PhotoStore(tmp_path)
+
+    first, second = await store.save(image_bytes("PNG")), await store.save(image_bytes("PNG"))
+
+    assert first != second and first.endswith(".png")
 
 
 @pytest.mark.parametrize(
-    ("data", "mime"),
+    ("data", "error"),
     [
-        (PNG, "image/png"),
-        (JPEG, "image/jpeg"),
-        (WEBP, "image/webp"),
-        (b"GIF89a....", None),
-        (b"<svg/>", None),
-        (b"", None),
+        (b"%PDF-1.7", "unsupported_type"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "too_large"),
+        (b"GIF89a..", "unsupported_type"),
     ],
 )
-def test_photos_are_recognised_by_their_magic_bytes(data: bytes, mime: str | None) -> None:
-    assert sniff_image_type(data) == mime
-
-
-async def test_a_photo_is_stored_under_a_random_name(tmp_path: Path) -> None:
-    store = PhotoStore(tmp_path)
-
-    first, second = await store.save(PNG), await store.save(PNG)
-
-    assert first != second and first.endswith(".png")
-    assert store.path_of(first) == tmp_path / first
-    assert (tmp_path / first).read_bytes() == PNG
-
-
-@pytest.mark.parametrize(("data", "error"), [(b"%PDF-1.7", "unsupported_type"), (JPEG + b"\x00" * 100, "too_large")])
 async def test_a_photo_that_is_not_an_image_or_too_big_is_refused(tmp_path: Path, data: bytes, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         await PhotoStore(tmp_path, max_bytes=64).save(data)
-    assert not any(tmp_path.iterdir())  # noqa: ASYNC240
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # noqa: ASYNC240
 
 
 @pytest.mark.parametrize("name", ["../secret.png", "abc.png", "0" * 32 + ".svg", "0" * 32 + ".png"])
 def test_only_stored_photo_names_can_be_served(tmp_path: Path, name: str) -> None:
     assert PhotoStore(tmp_path).path_of(name) is None
+
+
+async def test_a_photo_is_served_back_only_with_its_unexpired_signature(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    store = PhotoStore(tmp_path, signer=MediaSigner(b"k", ttl_seconds=60, clock=lambda: now[0]))
+    name = await store.save(image_bytes("PNG"))
+    url = store.url("https://guichet.pau.fr/webhooks/webchat/upload", name)
+    args = dict(part.split("=") for part in url.split("?")[1].split("&"))
+
+    assert store.signed_path(name, args) == tmp_path / name
+    assert store.signed_path(name, {}) is None
+    now[0] += 61
+    assert store.signed_path(name, args) is None

@@ -180,7 +180,8 @@ def test_only_the_erasure_slot_marks_a_conversation_as_erased(events: list[dict]
         ("telegram", "777002", ["telegram:777002"]),
         ("telegram", "telegram:777002", ["telegram:777002"]),
         ("web", "5f0c1d", ["webchat:5f0c1d"]),
-        ("rest", "e2e-citizen", ["e2e-citizen"]),
+        ("rest", "e2e-citizen", ["rest:e2e-citizen"]),
+        ("rest", "rest:e2e-citizen", ["rest:e2e-citizen"]),
         ("rest", "   ", []),
     ],
 )

@@ -150,7 +150,7 @@ async def test_back_office_files_a_request_then_reads_it_back(api: httpx.AsyncCl
     ref = receipt["service_request_id"]
     assert ref.startswith("PAU-") and ref in receipt["service_notice"]
 
-    shown = await api.get(f"/requests/{ref}.json")
+    shown = await api.get(f"/requests/{ref}.json", params={"api_key": API_KEY})  # with its key: the exact position
     [request] = shown.json()
     assert (request["service_code"], request["status"], request["address"]) == (
         "graffiti",
