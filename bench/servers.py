@@ -185,6 +185,9 @@ def cpu_probe_ms(rounds: int = 5) -> float:
 # --- starting and stopping --------------------------------------------------------------------------------------
 
 
+BENCH_RATE_LIMIT_PER_MINUTE = 1_000_000
+
+
 def _environment(**values: str | None) -> dict[str, str]:
     env = dict(
         os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1"
@@ -192,6 +195,9 @@ def _environment(**values: str | None) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     for key in ("DATABASE_URL", "REDIS_URL", "RASA_WORKERS", "SANIC_WORKERS", SPEEDUPS_SWITCH):
         env.pop(key, None)  # each configuration says what it runs with; the bench's own shell does not choose
+    # Every simulated citizen comes from 127.0.0.1, and the web chat limits messages per client address: a town's
+    # limit would throttle the whole load test as one citizen.
+    env["RATE_LIMIT_PER_MINUTE"] = str(BENCH_RATE_LIMIT_PER_MINUTE)
     env.update({k: v for k, v in values.items() if v is not None})
     return env
 
@@ -338,9 +344,15 @@ def guichet(name: str, logs: Path, *, database_url: str | None = None, redis_url
 
 
 def plain_rasa_command(model: Path, credentials: Path, port: int) -> list[str]:
-    """Rasa's own `rasa run` on the model: REST channel only (credentials), no endpoints, the HTTP API on."""
+    """Rasa's own `rasa run` on the model: REST channel only (credentials), empty endpoints, the HTTP API on.
+
+    The endpoints file sits beside the credentials and is empty: without `--endpoints`, Rasa reads the repository's
+    endpoints.yml (our stores, our response generator, the action server), which is not plain Rasa.
+    """
+    endpoints = credentials.with_name("endpoints.yml")
     return [sys.executable, "-m", "rasa", "run", "--model", str(model), "--credentials", str(credentials),
-            "--interface", "127.0.0.1", "--port", str(port), "--enable-api", "--auth-token", TOKEN]  # fmt: skip
+            "--endpoints", str(endpoints), "--interface", "127.0.0.1", "--port", str(port), "--enable-api",
+            "--auth-token", TOKEN]  # fmt: skip
 
 
 def plain_rasa_environment() -> dict[str, str]:
@@ -355,6 +367,7 @@ def plain_rasa(model: Path, logs: Path) -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="bench-plain-") as tmp:
         credentials = Path(tmp) / "credentials.yml"
         credentials.write_text("rest:\n")
+        credentials.with_name("endpoints.yml").write_text("# plain Rasa: default stores, no action server\n")
         with running(PLAIN_NAME, plain_rasa_command(model, credentials, port), plain_rasa_environment(),
                      f"http://127.0.0.1:{port}", logs) as server:  # fmt: skip
             server.notes.append("Rasa's own command; custom actions are not run (no action server)")

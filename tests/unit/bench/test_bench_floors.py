@@ -57,7 +57,8 @@ def test_the_plain_floor_is_rasas_own_command_without_endpoints_and_without_spee
     command = servers.plain_rasa_command(tmp_path / "guichet.tar.gz", tmp_path / "credentials.yml", 5006)
 
     assert command[1:4] == ["-m", "rasa", "run"]
-    assert "--endpoints" not in command  # no action server, no tracker or lock store of ours
+    # Without --endpoints Rasa reads the repository's endpoints.yml (our stores, NLG, action server): an empty one.
+    assert command[command.index("--endpoints") + 1] == str(tmp_path / "endpoints.yml")
     assert servers.plain_rasa_environment()["RASA_SPEEDUPS"] == "off"
 
 
