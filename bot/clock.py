@@ -19,6 +19,11 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def naive_utc_now() -> datetime:
+    """The real current time as the connectors' tables store it: UTC, without a time zone."""
+    return utc_now().replace(tzinfo=None)
+
+
 @dataclass(frozen=True)
 class TownClock:
     """Now in the town's time zone: the real time, or always `fixed` (a naive `fixed` is read in the town's zone).

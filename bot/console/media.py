@@ -1,4 +1,8 @@
-"""The console's media route: a citizen's photo, for signed-in staff or for whoever holds a signed, unexpired URL."""
+"""The console's media route: a citizen's photo, for signed-in staff or for whoever holds a signed, unexpired URL.
+
+A session opened with a temporary password is not yet a staff session here, as on every other staff page: it must
+choose its own password first.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ def create_media_blueprint(console: Console, media: MediaStore, signer: MediaSig
 
     @bp.get(f"{MEDIA_ROUTE}/<name:str>", name="media")
     async def photo(request: Request, name: str) -> HTTPResponse:
-        if not signer.verify(name, request.args) and await staff_session(console, request) is None:
+        if not signer.verify(name, request.args) and not await _full_staff_session(console, request):
             signed = "signature" in request.args or "expires" in request.args
             status, error = (403, "invalid_or_expired_signature") if signed else (401, "sign_in_required")
             return response.json({"error": error}, status=status, headers=MEDIA_HEADERS)
@@ -29,3 +33,9 @@ def create_media_blueprint(console: Console, media: MediaStore, signer: MediaSig
         return await response.file(path, mime_type=CONTENT_TYPES[path.suffix], headers=MEDIA_HEADERS)
 
     return bp
+
+
+async def _full_staff_session(console: Console, request: Request) -> bool:
+    """Whether the request carries a staff session that has chosen its own password."""
+    session = await staff_session(console, request)
+    return session is not None and not session.user.must_change_password

@@ -71,8 +71,6 @@ def register_console(
     engine = engine or create_engine_for(settings.effective_database_url)
     console = Console(engine, settings, create_templates(settings), ZoneInfo(settings.timezone), clock)
     app.ctx.console = console
-    if settings.proxies_count > 0:  # the client's address is then the one the town's proxies forwarded
-        app.config.PROXIES_COUNT = settings.proxies_count
     app.blueprint(create_console_blueprint(console))
     register_account_pages(app, console)
 

@@ -19,6 +19,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
+from bot.client_address import client_address
 from bot.console import auth
 from bot.console.conversations import CHANNEL_LABELS, TICKET_REF
 from bot.settings import Settings
@@ -176,8 +177,9 @@ def form_value(request: Request, name: str) -> str | None:
 
 
 def client_ip(request: Request) -> str:
-    """The client's address: the socket's, or behind PROXIES_COUNT proxies the one they forwarded (Sanic's parsing)."""
-    return request.remote_addr or request.ip or "?"
+    """The client's address (bot.client_address: behind PROXIES_COUNT proxies, the one they forwarded)."""
+    proxies_count = request.app.ctx.console.settings.proxies_count
+    return client_address(request.ip or "?", request.headers.get("x-forwarded-for"), proxies_count)
 
 
 def int_value(value: str | None, default: int) -> int:

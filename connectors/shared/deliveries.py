@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
 
+from bot.clock import naive_utc_now
 from bot.db import insert_ignoring_conflict, write_transaction
 from connectors.shared.tables import channel_deliveries
 
 logger = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    """The current time, naive UTC as stored."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 class DeliveryLog(Protocol):
@@ -44,7 +40,7 @@ async def is_first_delivery(log: DeliveryLog, channel: str, delivery_id: str) ->
 class SqlDeliveryLog:
     """Delivery log in the `channel_deliveries` table."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = naive_utc_now) -> None:
         self._engine = engine
         self._clock = clock
 

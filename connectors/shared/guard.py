@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from connectors.shared.deliveries import utc_now
+from bot.clock import naive_utc_now
 from connectors.shared.offers import OfferStore, is_fresh
 
 # C0 controls except tab, line feed and carriage return, DEL, and the C1 block.
@@ -117,7 +117,7 @@ class Guard:
         limiter: SlidingWindowRateLimiter,
         max_chars: int,
         offer_max_age: timedelta = DEFAULT_OFFER_MAX_AGE,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = naive_utc_now,
         init_payload: str | None = None,
     ) -> None:
         self.offers = offers

@@ -10,9 +10,9 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.clock import naive_utc_now
 from bot.db import read_transaction, write_transaction
 from bot.town.privacy.pseudonyms import SMS_PREFIX, load_identity_secret, normalise_number, sms_sender_id
-from connectors.shared.deliveries import utc_now
 from connectors.shared.tables import sms_identities
 
 __all__ = [
@@ -41,7 +41,7 @@ class IdentityStore(Protocol):
 class SqlIdentityStore:
     """Identities in the `sms_identities` table."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = naive_utc_now) -> None:
         self._engine = engine
         self._clock = clock
 

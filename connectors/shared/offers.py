@@ -13,8 +13,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.clock import naive_utc_now
 from bot.db import read_transaction, write_transaction
-from connectors.shared.deliveries import utc_now
 from connectors.shared.tables import channel_offers
 
 MAX_REMEMBERED_PAYLOADS = 40
@@ -79,7 +79,7 @@ def merge_payloads(previous: list[str], buttons: list[Button]) -> list[str]:
 class SqlOfferStore:
     """Offers in the `channel_offers` table, so every worker and restart sees them."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = naive_utc_now) -> None:
         self._engine = engine
         self._clock = clock
 
@@ -120,7 +120,7 @@ class SqlOfferStore:
 class MemoryOfferStore:
     """In-process offers, for tests."""
 
-    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, clock: Callable[[], datetime] = naive_utc_now) -> None:
         self._clock = clock
         self.offers: dict[str, Offer] = {}
 

@@ -10,8 +10,8 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from bot.clock import naive_utc_now
 from bot.db import read_transaction, write_transaction
-from connectors.shared.deliveries import utc_now
 from connectors.shared.tables import sms_optouts
 
 CHANNEL = "sms"
@@ -32,7 +32,7 @@ class OptOutStore(Protocol):
 class SqlOptOutStore:
     """Opt-outs in the `sms_optouts` table (shared with the ticket notifier)."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = naive_utc_now) -> None:
         self._engine = engine
         self._clock = clock
 

@@ -19,9 +19,10 @@ from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from bot.clock import naive_utc_now
 from bot.settings import ROOT, Settings, get_settings
 from connectors.shared.channel_stores import ChannelStores, dispose_after_fork, open_channel_stores
-from connectors.shared.deliveries import is_first_delivery, utc_now
+from connectors.shared.deliveries import is_first_delivery
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.identities import load_identity_secret, normalise_number, sms_sender_id
 from connectors.shared.notices import Notices, load_notices
@@ -214,7 +215,7 @@ class SmsWebhook:
         if keyword in HELP_WORDS:
             return "/help", ""
         offer = await self.deps.stores.offers.recall(sender_id)
-        if is_fresh(offer, self.deps.menu_max_age, utc_now()):
+        if is_fresh(offer, self.deps.menu_max_age, naive_utc_now()):
             choice = menu_choice(text, offer.menu)  # type: ignore[union-attr]
             if choice is not None:
                 text = choice.payload

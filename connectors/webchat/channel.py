@@ -30,11 +30,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 
+from bot.client_address import client_address
 from bot.town.media import MediaSigner
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.notices import Notices, load_notices
 from connectors.shared.offers import MemoryOfferStore, SqlOfferStore
-from connectors.shared.senders import WEBCHAT_PREFIX, client_address
+from connectors.shared.senders import WEBCHAT_PREFIX
 from connectors.webchat.output import CHANNEL_NAME, WebChatOutput
 from connectors.webchat.photos import MAX_UPLOAD_BYTES, SUFFIX_TYPES, PhotoStore
 

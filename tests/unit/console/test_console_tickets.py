@@ -185,6 +185,18 @@ async def test_a_ticket_photo_is_served_to_signed_in_staff_only(running: Running
     assert photo not in refused.text
 
 
+async def test_a_session_with_a_temporary_password_sees_no_photo_before_choosing_its_own(running: Running) -> None:
+    ref = seed_tickets(running.tickets)[0]
+    photo = running.tickets.get_ticket(ref).media_url.removeprefix("media:")  # type: ignore[union-attr]
+    agent = next(u for u in accounts.list_staff_users(running.engine) if u.email == AGENT)
+    _, temporary = accounts.reset_staff_password(running.engine, agent.id, actor=ADMIN)
+    async with httpx.AsyncClient(base_url=running.url, follow_redirects=False, timeout=10) as client:
+        landed = await log_in(client, AGENT, temporary)
+        held = await client.get(f"/media/{photo}")
+    assert landed.status_code == 303 and landed.headers["location"] == "/mot-de-passe"
+    assert held.status_code == 401 and photo not in held.text
+
+
 async def test_unknown_ticket_is_a_french_404(running: Running) -> None:
     async with agent_client(running) as client:
         page = await client.get("/tickets/PAU-2026-999999")
