@@ -9,6 +9,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.settings import Settings, get_settings
+from bot.town.wording import of_town
 
 CONSOLE_DIR = Path(__file__).resolve().parent
 WIDGET_DIR = CONSOLE_DIR / "static" / "widget"
@@ -38,6 +39,7 @@ def create_demo_blueprint(rasa_url: str, settings: Settings | None = None, name:
             rasa_url=rasa_url,
             widget_base="/widget",
             town_name=settings.town_name,
+            of_town=of_town(settings.town_name),
             retention_days=settings.retention_days,
         )
     )

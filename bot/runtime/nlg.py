@@ -5,7 +5,8 @@ named in endpoints.yml (`nlg: type: bot.runtime.nlg.TownResponses`), gives every
 server's settings as response variables (a custom action's own variables of the same name would win). Every response
 goes through it: a rule's (the greeting), a custom action's, a ticket notification the console triggers. It needs no
 action server, so a conversation that starts while the action server is down still greets the citizen with the
-town's name; and a conversation that started before a setting changed says the new value.
+town's name; and a conversation that started before a setting changed says the new value. « de {town_name} »
+comes out elided where French wants it (« Ville d'Orthez », bot.town.wording).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.settings import Settings, get_settings
+from bot.town.wording import elide_before
 
 
 def town_variables(settings: Settings) -> dict[str, str]:
@@ -41,4 +43,7 @@ class TownResponses(TemplatedNaturalLanguageGenerator):
         self, utter_action: str, filled_slots: dict[str, Any], output_channel: str, **kwargs: Any
     ) -> dict[str, Any] | None:
         """Fill the response like Rasa does; the town's values come first, so an action can still override them."""
-        return super().generate_from_slots(utter_action, filled_slots, output_channel, **{**self.town, **kwargs})
+        message = super().generate_from_slots(utter_action, filled_slots, output_channel, **{**self.town, **kwargs})
+        if message and isinstance(message.get("text"), str):
+            message["text"] = elide_before(message["text"], self.town["town_name"])
+        return message

@@ -79,3 +79,12 @@ async def test_the_sample_town_is_the_default(tmp_path: Path, monkeypatch: pytes
     async for client in serve(Settings(_env_file=None, var_dir=tmp_path)):
         page = (await client.get("/")).text
         assert "Ville de Pau — démonstration" in page and 'data-retention-days="180"' in page
+
+
+async def test_the_demo_page_elides_before_a_town_that_starts_with_a_vowel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOWN_NAME", "Orthez")
+    async for client in serve(Settings(_env_file=None, var_dir=tmp_path)):
+        page = (await client.get("/")).text
+    assert "<h1>Ville d&#39;Orthez — démonstration</h1>" in page and "de Orthez" not in page

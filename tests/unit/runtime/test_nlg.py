@@ -120,3 +120,17 @@ def test_no_response_writes_the_towns_name_or_retention_period_itself() -> None:
         for variant in variants:
             said = " ".join([variant.get("text", ""), *(b["title"] for b in variant.get("buttons", []))])
             assert not COPIES.search(said), f"{name} copies a setting: {said!r}"
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+async def test_a_town_that_starts_with_a_vowel_is_elided(
+    domain: Domain, monkeypatch: pytest.MonkeyPatch, channel: str
+) -> None:
+    monkeypatch.setenv("TOWN_NAME", "Orthez")
+    nlg = TownResponses(domain=domain, settings=Settings(_env_file=None))
+    greeting = await say(nlg, "utter_greet", conversation(domain), channel)
+    notified = conversation(domain, ticket_ref="PAU-2026-000123", ticket_state="traite", status_note="Réparé")
+    update = await say(nlg, "utter_ticket_update", notified, channel)
+    street = await say(nlg, "utter_waste_street_unknown_plain", conversation(domain), channel, asked="rue X")
+    assert "Ville d'Orthez" in greeting and "de Orthez" not in greeting
+    assert update.startswith("Ville d'Orthez : ") and "rues d'Orthez" in street
