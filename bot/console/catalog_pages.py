@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -148,7 +150,7 @@ def create_catalog_blueprint(console: Console, store: CatalogStore) -> Blueprint
             request, "catalog_service.html", status=status,
             readonly=read_only(request), section="catalog", service_id=service_id,
             document=document, fields=shown_fields, errors=errors or {}, error=error, closure_error=closure_error,
-            closures=closure_spans(document), preview=preview, preview_error=preview_error,
+            closures=closure_rows(document), preview=preview, preview_error=preview_error,
             previewing=candidate is not None, days=forms.DAYS, day_labels=forms.DAY_LABELS,
             range_count=functools.partial(forms.range_count, shown_fields), closure_form=closure_form or {},
             notice=notice_of(request),
@@ -290,6 +292,23 @@ def _item_or_none(store: CatalogStore, kind: str, item_id: str) -> dict[str, Any
         return store.get_item(kind, item_id)
     except UnknownItem:
         return None
+
+
+@dataclass(frozen=True)
+class ClosureRow:
+    """A closure as the service page lists it: its days, its hours when it is partial, its reason."""
+
+    start: date
+    end: date
+    hours: str | None
+    reason: str
+
+
+def closure_rows(document: Mapping[str, Any]) -> list[ClosureRow]:
+    """The closures of a service document, with the hours of a partial one (closure_spans reads whole days)."""
+    raws = document.get("closures") or []
+    return [ClosureRow(span.start, span.end, raw.get("hours"), span.reason)
+            for raw, span in zip(raws, closure_spans(dict(document)), strict=True)]  # fmt: skip
 
 
 def read_only(request: Request) -> bool:

@@ -129,7 +129,8 @@ async def test_an_agent_adds_then_removes_a_closure_previewed_and_audited(consol
                                                "from": TOMORROW, "to": "", "reason": "Inventaire"})  # fmt: skip
         assert added.status_code == 303 and added.headers["location"] == page + "?fait=fermeture"
         shown = (await agent.get(added.headers["location"])).text
-        assert "Fermeture ajoutée" in shown and "<td>Inventaire</td>" in shown
+        assert "Fermeture ajoutée" in shown and "<td>toute la journée</td><td>Inventaire</td>" in shown
+        assert "<td>12:00-24:00</td><td>veille de Noël</td>" in shown  # a partial closure says its hours
         # the preview is the assistant's own answer for tomorrow
         assert "La mairie est exceptionnellement fermée demain : Inventaire. Elle rouvre jeudi à 8h30." in shown
         removed = await agent.post(action + "/retirer", data={"csrf_token": csrf_of(shown), "from": TOMORROW})
