@@ -2,7 +2,7 @@
 
 Forms only carry what staff typed into the document; judging it is the catalog's own validation (CatalogError,
 bot/town/catalog/loader.py), whose French message is shown next to the field it names (`error_field`). A YAML box
-that does not parse is the one thing said here.
+(the waste document's streams and sector details) that does not parse is the one thing said here.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ RANGES_PER_DAY = 2  # a morning and an afternoon: a lunch break
 SERVICE_TEXTS = ("name", "label", "phone", "email", "website", "accessibility", "access")
 PROCEDURE_TEXTS = ("name", "label", "where", "delay", "cost", "link", "notes")
 MAX_FIELD_CHARS = 20_000  # a whole sector list in a YAML box stays well below
+MAX_SEASONS = 24  # periods a form may hold: a posted "seasons.99999.name" cannot make the page loop for ever
 
 
 class FormError(ValueError):
@@ -85,22 +86,67 @@ def service_fields(document: Mapping[str, Any]) -> dict[str, str]:
     fields |= {f"address.{key}": str(address.get(key) or "") for key in ("street", "postcode", "city")}
     fields |= {"gender": str(document.get("gender") or ""), "aliases": ", ".join(document.get("aliases") or []),
                "lat": str(document.get("lat", "")), "lon": str(document.get("lon", "")),
-               "seasons": yaml_box(document.get("seasons"))}  # fmt: skip
-    hours = document.get("hours") or {}
+               }  # fmt: skip
+    fields |= _week_fields("hours", document.get("hours") or {})
+    seasons = list(document.get("seasons") or [])
+    for index, season in enumerate([*seasons, {}]):  # and a blank one, to add a period
+        prefix = f"seasons.{index}"
+        fields |= {f"{prefix}.{key}": str(season.get(key) or "") for key in ("name", "valid_from", "valid_to")}
+        fields |= _week_fields(f"{prefix}.hours", season.get("hours") or {})
+    return fields
+
+
+def _week_fields(prefix: str, hours: Mapping[str, Any]) -> dict[str, str]:
+    """The range inputs of a week ("hours.monday.1" …), at least two a day."""
+    fields = {}
     for day in DAYS:
         ranges = hours.get(day) or []
         ranges = [] if ranges == "closed" else list(ranges)
         for index in range(max(RANGES_PER_DAY, len(ranges))):
-            fields[f"hours.{day}.{index + 1}"] = str(ranges[index]) if index < len(ranges) else ""
+            fields[f"{prefix}.{day}.{index + 1}"] = str(ranges[index]) if index < len(ranges) else ""
     return fields
 
 
-def range_count(fields: Mapping[str, str], day: str) -> int:
-    """How many range inputs a day shows (two, or more when the document has more)."""
+def _week_document(form: Form, prefix: str) -> dict[str, list[str]]:
+    """The week of the range inputs under `prefix`: every weekday (empty: closed), public holidays when typed."""
+    hours: dict[str, list[str]] = {}
+    for day in DAYS:
+        pattern = re.compile(rf"{re.escape(prefix)}\.{day}\.(\d+)")
+        keys = sorted((k for k in form if pattern.fullmatch(k)), key=lambda k: int(k.rsplit(".", 1)[1]))
+        typed = [_text(form, key) for key in keys]
+        if day != "public_holidays" or any(typed):
+            hours[day] = [text for text in typed if text]
+    return hours
+
+
+def range_count(fields: Mapping[str, str], prefix: str, day: str) -> int:
+    """How many range inputs a day of the week under `prefix` shows (two, or more when the document has more)."""
     count = RANGES_PER_DAY
-    while f"hours.{day}.{count + 1}" in fields:
+    while f"{prefix}.{day}.{count + 1}" in fields:
         count += 1
     return count
+
+
+def season_count(fields: Mapping[str, str]) -> int:
+    """How many seasonal periods the fields hold (shown: the last one blank, to add one); a form posts no empty
+    field, so any field of a period counts."""
+    indexes = [int(match.group(1)) for key in fields if (match := re.match(r"seasons\.(\d+)\.", key))]
+    return min(max(indexes, default=-1) + 1, MAX_SEASONS)
+
+
+def _seasons(form: Form) -> list[dict[str, Any]]:
+    """The seasonal periods of the form, in order; a blank one and those marked for removal are left out."""
+    seasons = []
+    for index in range(season_count(form)):
+        prefix = f"seasons.{index}"
+        if form.get(f"{prefix}.remove") == "1":
+            continue
+        season = {key: _text(form, f"{prefix}.{key}") for key in ("name", "valid_from", "valid_to")}
+        hours = _week_document(form, f"{prefix}.hours")
+        if not any(season.values()) and not any(hours.values()):
+            continue
+        seasons.append({key: value for key, value in season.items() if value} | {"hours": hours})
+    return seasons
 
 
 def service_document(form: Form, current: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,14 +158,8 @@ def service_document(form: Form, current: Mapping[str, Any]) -> dict[str, Any]:
     _set_or_drop(document, "aliases", [a.strip() for a in _text(form, "aliases").split(",") if a.strip()])
     document["address"] = {key: _text(form, f"address.{key}") for key in ("street", "postcode", "city")}
     document["lat"], document["lon"] = _number(_text(form, "lat")), _number(_text(form, "lon"))
-    hours: dict[str, list[str]] = {}
-    for day in DAYS:
-        keys = sorted((k for k in form if re.fullmatch(rf"hours\.{day}\.\d+", k)), key=lambda k: int(k.split(".")[2]))
-        typed = [_text(form, key) for key in keys]
-        if day != "public_holidays" or any(typed):
-            hours[day] = [text for text in typed if text]
-    document["hours"] = hours
-    _set_or_drop(document, "seasons", _yaml(form, "seasons"))
+    document["hours"] = _week_document(form, "hours")
+    _set_or_drop(document, "seasons", _seasons(form))
     return document
 
 
@@ -182,6 +222,7 @@ def waste_document(form: Form, current: Mapping[str, Any]) -> dict[str, Any]:
         rest = _yaml(form, f"sectors.{sid}.collection") or {}
         if not isinstance(rest, dict):
             raise FormError(f"sectors.{sid}.collection", "un ensemble « collection: … » est attendu")
+        rest = {key: value for key, value in rest.items() if key not in ("id", "name", "streets")}  # own fields
         sectors.append({"id": sid, "name": _text(form, f"sectors.{sid}.name"), **rest,
                         "streets": _lines(_text(form, f"sectors.{sid}.streets"))})  # fmt: skip
     document["sectors"] = sectors
@@ -198,8 +239,9 @@ def error_field(kind: str, entry: str, field: str, document: Mapping[str, Any] |
             top = field.split(".")[0].split("[")[0]
             return f"sectors.{entry}.{top}" if top in ("name", "streets") else f"sectors.{entry}.collection"
         return "streams"
+    season = re.match(r"seasons\[(\d+)\](?:\.(\w+))?(?:\.(\w+))?", field)
+    if season:  # "seasons[0].hours.monday[1]" -> "seasons.0.hours.monday"
+        return ".".join(part for part in ("seasons", *season.groups()) if part)
     if field.startswith("hours."):
         return ".".join(field.split("[")[0].split(".")[:2])
-    if field.startswith(("seasons", "closures")):
-        return field.split("[")[0].split(".")[0]
-    return field.split("[")[0]
+    return field.split("[")[0].split(".")[0] if field.startswith("closures") else field.split("[")[0]

@@ -152,7 +152,8 @@ def create_catalog_blueprint(console: Console, store: CatalogStore) -> Blueprint
             document=document, fields=shown_fields, errors=errors or {}, error=error, closure_error=closure_error,
             closures=closure_rows(document), preview=preview, preview_error=preview_error,
             previewing=candidate is not None, days=forms.DAYS, day_labels=forms.DAY_LABELS,
-            range_count=functools.partial(forms.range_count, shown_fields), closure_form=closure_form or {},
+            range_count=functools.partial(forms.range_count, shown_fields),
+            season_count=forms.season_count(shown_fields), closure_form=closure_form or {},
             notice=notice_of(request),
         )  # fmt: skip
 

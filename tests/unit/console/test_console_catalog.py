@@ -221,8 +221,22 @@ async def test_a_preview_shows_the_answer_without_saving(console: Console) -> No
         ({"lat": "nord"}, "f-lat", "un nombre est attendu, pas 'nord'"),
         ({"hours.monday.2": "11:00-17:00"}, "f-hours-monday", "les plages horaires se chevauchent"),
         ({"hours.friday.1": "17:00-08:30"}, "f-hours-friday", "'17:00-08:30' finit avant de commencer"),
-        ({"seasons": "- name: été\n  valid_from: [oops"}, "f-seasons", "YAML illisible"),
-        ({"seasons": "- name: été\n  valid_from: 07-01"}, "f-seasons", "manquant"),
+        ({"seasons.0.valid_from": "12-01", "seasons.0.valid_to": "12-31"}, "f-seasons-0-name", "manquant"),
+        (
+            {
+                "seasons.0.name": "hiver",
+                "seasons.0.valid_from": "12-01",
+                "seasons.0.valid_to": "12-31",
+                "seasons.0.hours.monday.1": "9h-12h",
+            },
+            "f-seasons-0-hours-monday",
+            "'9h' n'est pas une heure (08:30)",
+        ),
+        (
+            {"seasons.0.name": "hiver", "seasons.0.valid_from": "2026-12-31", "seasons.0.valid_to": "2026-12-01"},
+            "f-seasons-0-valid_to",
+            "précède le début de la période",
+        ),
     ],
 )
 async def test_an_invalid_field_gets_its_french_message_next_to_it(
@@ -238,6 +252,24 @@ async def test_an_invalid_field_gets_its_french_message_next_to_it(
     assert f'aria-describedby="{field_id}-erreur"' in refused.text
     assert "La fiche n'est pas enregistrée" in html.unescape(refused.text)
     assert catalog(console).version() == version and not audit_entries(console, "catalog_service_edit")
+
+
+async def test_an_admin_adds_a_seasonal_period_then_removes_it(console: Console) -> None:
+    page = "/catalog/services/mairie"
+    march = {"seasons.0.name": "horaires de mars", "seasons.0.valid_from": "03-01", "seasons.0.valid_to": "03-31",
+             **{f"seasons.0.hours.{day}.1": "09:00-12:00" for day in ("monday", "tuesday", "thursday", "friday")},
+             "intent": "save"}  # fmt: skip
+    async with signed_in(console, ADMIN) as admin:
+        added = await post(admin, page, page, **march)
+        shown = (await admin.get(page)).text
+        removed = await post(admin, page, page, **{"seasons.0.remove": "1", "intent": "save"})
+    assert added.status_code == 303 and removed.status_code == 303
+    assert "En ce moment (horaires de mars), la mairie est ouverte :" in html.unescape(shown)
+    assert "du lundi au mardi" not in shown and "le lundi et le mardi de 9h à 12h" in html.unescape(shown)
+    assert "Période saisonnière : horaires de mars" in html.unescape(shown)
+    assert "seasons" not in catalog(console).get_item("service", "mairie")
+    [add, remove] = audit_entries(console, "catalog_service_edit")
+    assert add.detail.startswith("seasons : — → [") and remove.detail.endswith("→ —")
 
 
 async def test_an_unknown_service_is_a_french_404(console: Console) -> None:
