@@ -1,10 +1,13 @@
 """The catalog edited in the console reaches the assistant: on the real stack (action server, rasa server, console),
 in headless Chromium, an agent closes the town hall for tomorrow and the REST channel says so within 5 s, then the
-closure is removed and the usual hours come back; an admin changes a phone number and the answer gives it."""
+closure is removed and the usual hours come back; an admin changes a phone number and the answer gives it; the
+directory import waits as a draft until an admin accepts it in the browser."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from bot.console import accounts
+from bot.settings import ROOT
 from tests.e2e.console.test_console_browser import CHROMIUM_ARGS, SCREENSHOTS, axe_violations
 from tests.e2e.guichet_stack import Stack, start_stack
 from tests.unit.console.test_console_pages import ADMIN, AGENT, PASSWORD
@@ -124,3 +128,30 @@ async def test_an_admin_changes_the_phone_and_preview_and_answer_give_the_new_nu
     field_error = page.locator("#f-phone-erreur")
     await expect(field_error).to_have_text("'05 36 49' n'est pas un numéro comme 05 36 49 10 00")
     await expect(page.get_by_label("Téléphone", exact=True)).to_have_attribute("aria-invalid", "true")
+
+
+async def test_the_directory_import_waits_as_a_draft_until_an_admin_accepts_it(page: Page, stack: Stack) -> None:
+    question = "la médiathèque est ouverte demain ?"
+    export = ROOT / "tests" / "data" / "annuaire" / "export_pau.json"
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "bot", "import-annuaire", str(export)], cwd=ROOT, env=stack.env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0 and "kept as a draft" in done.stdout, done.stderr
+    await asyncio.sleep(2 * stack.settings.catalog_check_seconds)
+    assert "de 10h à 19h" in await answer(stack, question)  # nothing merged by the import itself
+
+    await sign_in(page, stack, ADMIN)
+    await expect(page.get_by_role("heading", name="Import de l'annuaire à relire (6)")).to_be_visible()
+    draft = page.get_by_role("article").filter(has_text="(mediatheque)")
+    wednesday = draft.get_by_role("row").filter(has_text="hours.wednesday").get_by_role("cell")
+    await expect(wednesday).to_have_text(["10:00-19:00", "10:00-18:00"])  # before, after
+    assert await axe_violations(page) == []
+    await draft.get_by_role("button", name="Accepter la fiche mediatheque").click()
+    await expect(page.get_by_role("status").first).to_contain_text("Fiche fusionnée")
+    await expect(page.get_by_role("heading", name="Import de l'annuaire à relire (5)")).to_be_visible()
+    assert await seconds_until_answer_contains(stack, question, "de 10h à 18h") < LIVE_WITHIN_SECONDS
+
+    for path in ("/catalog/procedures/passeport", "/catalog/collecte"):
+        await page.goto(console_url(stack) + path)
+        assert await axe_violations(page) == [], path
