@@ -14,11 +14,18 @@ from actions.catalog_access import (
     Turn,
     ask_which_service,
     choose_service,
-    utter_with_town_hall,
 )
 from actions.french_dates import next_weekday, parse_date, parse_weekday
 from bot.town.catalog import Service
-from bot.town.catalog.answers import Answer, contact_answers, day_answer, service_pieces, status_answer, week_answer
+from bot.town.catalog.answers import (
+    Answer,
+    contact_answers,
+    day_answer,
+    no_contact_answer,
+    service_pieces,
+    status_answer,
+    week_answer,
+)
 
 # Words that ask for the whole week rather than "open now?" ("horaires", "quels jours", "jours d'ouverture").
 _WEEK_WORDS = re.compile(r"hor+air|semaine|quels? jours|jours d.ouverture|heures d.ouverture|tous les jours", re.I)
@@ -106,7 +113,7 @@ def answer_contact(turn: Turn) -> Events:
     for answer in answers:
         utter(turn, answer)
     if not answers:
-        utter_with_town_hall(turn, "utter_service_no_contact", **service_pieces(service))
+        utter(turn, no_contact_answer(turn.catalog, service))
     return _remember(service, "contact")
 
 

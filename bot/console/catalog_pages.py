@@ -141,7 +141,7 @@ def create_catalog_blueprint(console: Console, store: CatalogStore) -> Blueprint
         preview, preview_error = None, None
         try:
             catalog = await console.run(store.preview_item, "service", service_id, candidate or document)
-            preview = preview_for(catalog.service(service_id), console.settings.town_clock().now(), DOMAIN_FILE,
+            preview = preview_for(catalog, service_id, console.settings.town_clock().now(), DOMAIN_FILE,
                                   console.settings.town_name)  # fmt: skip
         except CatalogError as invalid:
             preview_error = invalid.french

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import yaml
 
-from bot.town.catalog.answers import Answer, contact_answers, day_answer, status_answer, week_answer
+from bot.town.catalog.answers import (
+    Answer,
+    contact_answers,
+    day_answer,
+    no_contact_answer,
+    status_answer,
+    week_answer,
+)
+from bot.town.catalog.catalog import Catalog
 from bot.town.catalog.formatting import format_date
 from bot.town.catalog.models import Service
 
@@ -69,7 +77,7 @@ class ResponseRenderer:
         return PreviewLine(question, web, sms if sms != web else None)
 
 
-def service_preview(service: Service, now: datetime, renderer: ResponseRenderer) -> list[PreviewLine]:
+def service_preview(catalog: Catalog, service: Service, now: datetime, renderer: ResponseRenderer) -> list[PreviewLine]:
     """The answers about a service now: open now, tomorrow, on each coming exceptional closure, its week, contacts."""
     today = now.date()
     tomorrow = today + timedelta(days=1)
@@ -83,12 +91,9 @@ def service_preview(service: Service, now: datetime, renderer: ResponseRenderer)
     week = week_answer(service, today)
     if week is not None:
         lines.append(renderer.line("Quels sont les horaires ?", [week]))
-    contacts = contact_answers(service)
-    if contacts:
-        lines.append(renderer.line("Comment les joindre ?", contacts))
-    else:
-        lines.append(PreviewLine("Comment les joindre ?", "(aucune coordonnée : l'assistant renvoie vers la mairie)",
-                                 None))  # fmt: skip
+    lines.append(
+        renderer.line("Comment les joindre ?", contact_answers(service) or [no_contact_answer(catalog, service)])
+    )
     return lines
 
 
@@ -101,6 +106,8 @@ def _closure_days(service: Service, today: date) -> list[date]:
     return sorted(set(days))
 
 
-def preview_for(service: Service, now: datetime, domain_file: Path, town_name: str) -> list[PreviewLine]:
-    """The preview of one service with the responses of `domain_file`."""
-    return service_preview(service, now, ResponseRenderer(domain_file, town_name))
+def preview_for(
+    catalog: Catalog, service_id: str, now: datetime, domain_file: Path, town_name: str
+) -> list[PreviewLine]:
+    """The preview of one service of `catalog` with the responses of `domain_file`."""
+    return service_preview(catalog, catalog.service(service_id), now, ResponseRenderer(domain_file, town_name))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from bot.town.catalog.catalog import Catalog
 from bot.town.catalog.formatting import (
     agree,
     capitalized,
@@ -20,6 +21,8 @@ from bot.town.catalog.formatting import (
 )
 from bot.town.catalog.hours import PARIS, hours_on, next_opening, status_at, week_for
 from bot.town.catalog.models import Service
+
+TOWN_HALL = "mairie"  # the service that can point a citizen anywhere else
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,22 @@ def contact_answers(service: Service) -> list[Answer]:
     if service.website:
         answers.append(Answer("utter_contact_website", {"website": service.website}))
     return answers
+
+
+def town_hall_pieces(catalog: Catalog) -> dict[str, str] | None:
+    """The town hall's phone and e-mail from the catalog, or None when the catalog lacks them."""
+    hall = catalog.services.get(TOWN_HALL)
+    if hall is None or not hall.phone or not hall.email:
+        return None
+    return {"town_hall_phone": hall.phone, "town_hall_email": hall.email}
+
+
+def with_town_hall(catalog: Catalog, response: str, pieces: dict[str, str]) -> Answer:
+    """A response that ends with the town hall's contact, or its `_plain` variant when the catalog has none."""
+    hall = town_hall_pieces(catalog)
+    return Answer(f"{response}_plain", pieces) if hall is None else Answer(response, {**pieces, **hall})
+
+
+def no_contact_answer(catalog: Catalog, service: Service) -> Answer:
+    """What the assistant says when a service has no phone, e-mail or website: ask the town hall."""
+    return with_town_hall(catalog, "utter_service_no_contact", service_pieces(service))

@@ -272,6 +272,17 @@ async def test_an_admin_adds_a_seasonal_period_then_removes_it(console: Console)
     assert add.detail.startswith("seasons : — → [") and remove.detail.endswith("→ —")
 
 
+async def test_without_contacts_the_preview_sends_citizens_to_the_town_hall(console: Console) -> None:
+    page = "/catalog/services/piscine"
+    async with signed_in(console, ADMIN) as admin:
+        preview = await post(admin, page, page, phone="", email="", website="", intent="preview")
+    assert preview.status_code == 200
+    assert (
+        "Je n'ai pas les coordonnées de la piscine. L'accueil de la mairie peut vous orienter : 05 36 49 10 00, "
+        "accueil@demo-pau.example." in html.unescape(preview.text)
+    )
+
+
 async def test_an_unknown_service_is_a_french_404(console: Console) -> None:
     async with signed_in(console, ADMIN) as admin:
         page = await admin.get("/catalog/services/patinoire")
