@@ -18,13 +18,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.settings import town_now
 from bot.town.catalog import PARIS, Catalog, Match, Service
+from bot.town.catalog.answers import with_town_hall
 from bot.town.catalog.formatting import capitalized
 from bot.town.catalog.live import LiveCatalog, live_catalog_from_settings
 
 Clock = Callable[[], datetime]
 Events = list[dict[str, Any]]
 
-TOWN_HALL = "mairie"  # the service that can point a citizen anywhere else
 SURE_SCORE = 0.85  # below this, a lone fuzzy match ("permis de" for "permis de construire") is offered, not assumed
 TOPIC_SLOT = "catalog_topic"  # the last catalog question, so that a bare follow-up (« et le samedi ? ») is understood
 
@@ -189,21 +189,10 @@ def service_title(service: Service) -> str:
     return capitalized(service.label)
 
 
-def town_hall_pieces(catalog: Catalog) -> dict[str, str] | None:
-    """The town hall's phone and e-mail from the catalog, or None when the catalog lacks them."""
-    hall = catalog.services.get(TOWN_HALL)
-    if hall is None or not hall.phone or not hall.email:
-        return None
-    return {"town_hall_phone": hall.phone, "town_hall_email": hall.email}
-
-
 def utter_with_town_hall(turn: Turn, response: str, **pieces: str) -> None:
     """Utter a response that ends with the town hall's contact, or its `_plain` variant when there is none."""
-    hall = town_hall_pieces(turn.catalog)
-    if hall is None:
-        turn.utter(f"{response}_plain", **pieces)
-    else:
-        turn.utter(response, **pieces, **hall)
+    answer = with_town_hall(turn.catalog, response, pieces)
+    turn.utter(answer.response, **answer.pieces)
 
 
 def ask_which_service(turn: Turn, choice: Choice, intent: str, topic: str, extra: dict[str, str]) -> Events:

@@ -42,24 +42,37 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def cmd_import_annuaire(args: argparse.Namespace) -> int:
-    """Turn an Annuaire de l'administration export into catalog entries."""
+    """Keep an Annuaire de l'administration export as a draft admins review in the console (/catalog)."""
     from pathlib import Path
 
-    from bot.town.catalog import import_annuaire
+    from bot.town.catalog.annuaire import convert_export, import_annuaire
+    from bot.town.catalog.drafts import DraftStore
 
-    out = Path(args.out) if args.out else get_settings().var_dir / "annuaire_services.yml"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    export = Path(args.file)
     try:
-        report = import_annuaire(Path(args.file), out)
+        entries, report = convert_export(export)
+        if args.out:
+            import_annuaire(export, Path(args.out))
     except (OSError, ValueError) as error:
         print(f"Import failed: {error}", file=sys.stderr)
         return 1
-    print(f"{len(report.imported)} services written to {report.out_path}: {', '.join(report.imported)}")
-    for skipped in report.skipped:
-        print(f"  skipped record {skipped.index} ({skipped.name}): {skipped.reason}")
-    for warning in report.warnings:
-        print(f"  warning: {warning}")
-    return 0
+
+    def keep_draft(store: CatalogStore) -> int:
+        drafts = DraftStore(store)
+        drafts.save_import(entries, export.name, actor=_cli_actor())
+        changing = [review.draft.service_id for review in drafts.reviews() if review.changes]
+        print(f"{len(entries)} services kept as a draft: {', '.join(report.imported)}")
+        print(f"  {len(changing)} would change the live catalog: {', '.join(changing) or 'none'}")
+        print("  Nothing is live yet: an admin accepts or rejects each service in the console, /catalog.")
+        if args.out:
+            print(f"  Also written to {args.out}")
+        for skipped in report.skipped:
+            print(f"  skipped record {skipped.index} ({skipped.name}): {skipped.reason}")
+        for warning in report.warnings:
+            print(f"  warning: {warning}")
+        return 0
+
+    return _catalog_command(keep_draft)
 
 
 def cmd_ticket_set_status(args: argparse.Namespace) -> int:
@@ -346,9 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_set_webhooks
     )
 
-    annuaire = sub.add_parser("import-annuaire", help="import an Annuaire de l'administration export (JSON)")
+    annuaire = sub.add_parser(
+        "import-annuaire", help="keep an Annuaire de l'administration export (JSON) as a draft to review in /catalog"
+    )
     annuaire.add_argument("file", help="the export, a JSON file")
-    annuaire.add_argument("--out", help="where to write the catalog entries (default: var/annuaire_services.yml)")
+    annuaire.add_argument("--out", help="also write the entries as a services YAML file")
     annuaire.set_defaults(func=cmd_import_annuaire)
 
     staff = sub.add_parser("create-staff-user", help="create a console account")

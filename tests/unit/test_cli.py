@@ -70,6 +70,23 @@ def test_the_directory_export_becomes_catalog_entries(var: Path, tmp_path: Path)
     assert all(s["phone"] and s["hours"] for s in services)
 
 
+def test_the_directory_export_becomes_a_draft_and_changes_nothing_live(
+    var: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.town.catalog.drafts import DraftStore
+    from bot.town.catalog.store import store_from_settings
+
+    export = ROOT / "tests" / "data" / "annuaire" / "export_pau.json"
+    assert main(["import-annuaire", str(export)]) == 0
+    printed = capsys.readouterr().out
+    assert "kept as a draft" in printed and "/catalog" in printed and "skipped record 6" in printed
+    store = store_from_settings(get_settings())
+    drafts = DraftStore(store)
+    assert store.history(limit=5)[0].action == "seed"  # seeded, and nothing merged
+    assert {d.service_id for d in drafts.pending()} >= {"mairie", "ccas"}
+    store.engine.dispose()
+
+
 def test_corrections_are_exported_even_when_there_are_none(var: Path, tmp_path: Path) -> None:
     out = tmp_path / "corrections.yml"
     assert main(["export-corrections", "--out", str(out)]) == 0

@@ -1,7 +1,9 @@
 """Importer for the national *Annuaire de l'administration* export (service-public.fr local directory).
 
 Records carry `nom`, `adresse`, `telephone`, `adresse_courriel`, `site_internet`, `plage_ouverture` and `pivot`;
-several of these arrive JSON-encoded as strings. Each record becomes a services.yml entry the loader accepts.
+several of these arrive JSON-encoded as strings. Each record becomes a services.yml entry the loader accepts. The
+command line keeps the entries as a draft staff review in the console (bot/town/catalog/drafts.py), and can also
+write them as a services YAML file.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.clock import utc_now
 from bot.town.catalog.fields import CatalogError
 from bot.town.catalog.loader import parse_service
 from bot.town.catalog.matching import fold, slugify
@@ -90,7 +92,7 @@ class SkippedRecord:
 class ImportReport:
     """What an import did: ids written, records skipped (with reasons) and minor fixes."""
 
-    out_path: Path
+    out_path: Path | None = None
     imported: list[str] = field(default_factory=list)
     skipped: list[SkippedRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -252,10 +254,13 @@ def read_export(export_path: Path) -> list[Any]:
     return document
 
 
-def import_annuaire(export_path: Path, out_path: Path, mapping: Mapping[str, str] | None = None) -> ImportReport:
-    """Convert an Annuaire de l'administration JSON export into a services YAML file the loader accepts."""
+def convert_export(
+    export_path: Path, mapping: Mapping[str, str] | None = None
+) -> tuple[list[dict[str, Any]], ImportReport]:
+    """The services.yml entries of an Annuaire de l'administration JSON export, each validated by the loader, and
+    the report of what was skipped and why."""
     mapping = DEFAULT_MAPPING if mapping is None else mapping
-    report = ImportReport(out_path)
+    report = ImportReport()
     entries: list[dict[str, Any]] = []
     for index, record in enumerate(read_export(export_path)):
         name = str(record.get("nom") or "") if isinstance(record, Mapping) else ""
@@ -267,14 +272,21 @@ def import_annuaire(export_path: Path, out_path: Path, mapping: Mapping[str, str
                 report.warnings.append(f"{name}: no opening hours in the export (imported as always closed)")
             if entry["id"] in report.imported:
                 raise RecordError(f"duplicate id '{entry['id']}' (an earlier record already maps to it)")
-            parse_service(out_path.name, entry["id"], entry)  # the loader's own validation
+            parse_service(export_path.name, entry["id"], entry)  # the loader's own validation
         except (RecordError, CatalogError) as exc:
             report.skipped.append(SkippedRecord(index, name, str(exc)))
             continue
         entries.append(entry)
         report.imported.append(entry["id"])
+    return entries, report
+
+
+def import_annuaire(export_path: Path, out_path: Path, mapping: Mapping[str, str] | None = None) -> ImportReport:
+    """Convert an Annuaire de l'administration JSON export into a services YAML file the loader accepts."""
+    entries, report = convert_export(export_path, mapping)
+    report.out_path = out_path
     header = (
-        f"# Imported on {date.today().isoformat()} from {export_path.name} (Annuaire de l'administration)\n"
+        f"# Imported on {utc_now().date().isoformat()} from {export_path.name} (Annuaire de l'administration)\n"
         "# by `python -m bot import-annuaire`. Review before use: add aliases, closures and seasonal hours.\n\n"
     )
     body = yaml.safe_dump({"services": entries}, allow_unicode=True, sort_keys=False, width=120)

@@ -18,11 +18,77 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when ava
 
 
 class CatalogError(ValueError):
-    """A catalog file is invalid; the message names the file, the entry and the field."""
+    """A catalog file is invalid; the message names the file, the entry and the field (English, for scripts and
+    files); `french` says the same to staff in the console."""
 
     def __init__(self, file: str, entry: str, field: str, problem: str) -> None:
         self.file, self.entry, self.field, self.problem = file, entry, field, problem
         super().__init__(f"{file}: {entry}: {field}: {problem}")
+
+    @property
+    def french_problem(self) -> str:
+        """The problem in French, without the file, entry and field (shown next to the field)."""
+        return french_problem(self.problem)
+
+    @property
+    def french(self) -> str:
+        """The whole message in French: entry, field, problem."""
+        return f"{self.entry} : {self.field} : {self.french_problem}"
+
+
+# The problems this module and the loader raise, in French; a value quoted in the English message keeps its quotes.
+_V = r"(?P<v>.+)"
+_FRENCH_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(f"^{pattern}$", re.S), french)
+    for pattern, french in (
+        ("missing", "manquant"),
+        (r"missing \(write \[\] or 'closed' for a closed day\)", "manquant (laissez vide un jour fermé)"),
+        (r"missing \(say how to book\)", "manquant (dites comment prendre rendez-vous)"),
+        ("unknown field", "champ inconnu"),
+        ("duplicate id", "identifiant en double"),
+        ("ranges overlap", "les plages horaires se chevauchent"),
+        ("is before valid_from", "précède le début de la période"),
+        ("is before from", "précède la date de début"),
+        (f"expected a mapping, got {_V}", "un ensemble de champs est attendu, pas {v}"),
+        (f"expected text, got {_V}", "un texte est attendu, pas {v}"),
+        (f"expected a list, got {_V}", "une liste est attendue, pas {v}"),
+        (f"expected a number, got {_V}", "un nombre est attendu, pas {v}"),
+        (f"expected true or false, got {_V}", "oui ou non est attendu, pas {v}"),
+        (f"expected a list of ranges or 'closed', got {_V}", "des plages horaires sont attendues, pas {v}"),
+        (r"expected a list of points", "une liste de points est attendue"),
+        (f"{_V} is outside \\[(?P<low>[^,]+), (?P<high>[^\\]]+)\\]", "{v} est hors de l'intervalle [{low}, {high}]"),
+        (f"{_V} is not a web URL", "{v} n'est pas une adresse web (https://…)"),
+        (f"{_V} is not one of (?P<options>.+)", "{v} n'est pas l'une des valeurs {options}"),
+        (f"{_V} is not a time", "{v} n'est pas une heure (08:30)"),
+        (f"{_V} is not a range like '08:30-12:00'( \\(quote it\\))?", "{v} n'est pas une plage comme 08:30-12:00"),
+        (f"{_V} ends before it starts", "{v} finit avant de commencer"),
+        (f"{_V} is not a date \\(YYYY-MM-DD\\)", "{v} n'est pas une date (AAAA-MM-JJ)"),
+        (f"{_V} is not a phone number like '05 36 49 10 00'", "{v} n'est pas un numéro comme 05 36 49 10 00"),
+        (f"{_V} is not an id \\(lower-case letters, digits, _\\)", "{v} n'est pas un identifiant (a-z, 0-9, _)"),
+        (f"{_V} is not a French postcode", "{v} n'est pas un code postal français (5 chiffres)"),
+        (f"{_V} is not an e-mail address", "{v} n'est pas une adresse e-mail"),
+        (f"{_V} is not a service id", "{v} n'est pas un service du catalogue"),
+        (f"{_V} is not a number of days between 1 and 6", "{v} n'est pas un nombre de jours entre 1 et 6"),
+        (f"{_V} is not a month-day like '12-25'", "{v} n'est pas un jour de l'année comme 12-25"),
+        (f"{_V} is not collected door to door", "{v} n'est pas collecté en porte-à-porte"),
+        (f"{_V} is not a weekday \\(monday … sunday\\)", "{v} n'est pas un jour (monday … sunday)"),
+        (f"{_V} is already in sector (?P<sector>.+)", "{v} est déjà dans le secteur {sector}"),
+        ("an on-appointment stream needs booking text and a phone or url",
+         "une collecte sur rendez-vous demande un texte de réservation et un téléphone ou un lien"),
+        ("expected a mapping of streams", "un ensemble de flux est attendu"),
+        (r"unknown stream \(expected one of (?P<options>.+)\)", "flux inconnu (attendu : {options})"),
+        (r"expected a top-level '(?P<key>\w+):' list", "une liste « {key}: » est attendue"),
+    )
+)  # fmt: skip
+
+
+def french_problem(problem: str) -> str:
+    """A validation problem of the catalog in French (the English text when it is not one of the known problems)."""
+    for pattern, french in _FRENCH_PROBLEMS:
+        match = pattern.match(problem)
+        if match:
+            return french.format(**match.groupdict())
+    return problem
 
 
 class EntryReader:

@@ -187,24 +187,13 @@ class CatalogStore:
 
     def put_item(self, kind: str, item_id: str, document: dict[str, Any], actor: str, action: str = "put") -> int:
         """Add or replace an item (kind service, procedure or waste); the new version. CatalogError when invalid."""
-        if kind not in ("service", "procedure", "waste"):
-            raise ValueError(f"cannot put a catalog item of kind {kind!r}")
-        new = canonical(document)
-        if kind != "waste":
-            new = {"id": item_id, **{k: v for k, v in new.items() if k != "id"}}  # the row's id is the entry's id
+        return self._change(actor, action, _put(kind, item_id, document))
 
-        def apply(documents: CatalogDocuments) -> None:
-            if kind == "waste":
-                documents.waste = new
-                return
-            entries = documents.services if kind == "service" else documents.procedures
-            for i, entry in enumerate(entries):
-                if entry.get("id") == item_id:
-                    entries[i] = new
-                    return
-            entries.append(new)
-
-        return self._change(actor, action, apply)
+    def preview_item(self, kind: str, item_id: str, document: dict[str, Any]) -> Catalog:
+        """The catalog as `put_item` would make it, validated (CatalogError when invalid), without writing anything."""
+        documents = self.snapshot()[1]
+        _put(kind, item_id, document)(documents)
+        return catalog_from_documents(documents)
 
     def add_closure(self, service_id: str, start: date, end: date | None, reason: str, actor: str) -> int:
         """Close a service for whole days from `start` to `end` (one day when None); the new version.
@@ -314,6 +303,28 @@ class CatalogStore:
                 .where(*where)
                 .values(position=new[0], document=new[1], changed_at=now, changed_by=actor)
             )
+
+
+def _put(kind: str, item_id: str, document: dict[str, Any]) -> Callable[[CatalogDocuments], None]:
+    """A change that adds or replaces one item (kind service, procedure or waste)."""
+    if kind not in ("service", "procedure", "waste"):
+        raise ValueError(f"cannot put a catalog item of kind {kind!r}")
+    new = canonical(document)
+    if kind != "waste":
+        new = {"id": item_id, **{k: v for k, v in new.items() if k != "id"}}  # the row's id is the entry's id
+
+    def apply(documents: CatalogDocuments) -> None:
+        if kind == "waste":
+            documents.waste = new
+            return
+        entries = documents.services if kind == "service" else documents.procedures
+        for i, entry in enumerate(entries):
+            if entry.get("id") == item_id:
+                entries[i] = new
+                return
+        entries.append(new)
+
+    return apply
 
 
 def _replace_all(documents: CatalogDocuments) -> Callable[[CatalogDocuments], None]:

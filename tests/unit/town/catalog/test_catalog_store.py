@@ -156,3 +156,14 @@ def test_an_invalid_seed_or_stored_catalog_is_reported_with_file_item_and_field(
         catalog_problem(store, TOWN)
         == "Invalid catalog (database): services.yml: mairie: gender: 'x' is not one of m, f"
     )
+
+
+def test_a_preview_validates_a_change_without_writing_it(seeded: CatalogStore):
+    version = seeded.version()
+    mairie = seeded.get_item("service", "mairie")
+    previewed = seeded.preview_item("service", "mairie", {**mairie, "phone": "05 36 49 10 99"})
+    assert previewed.service("mairie").phone == "05 36 49 10 99"
+    with pytest.raises(CatalogError) as refused:
+        seeded.preview_item("service", "mairie", {**mairie, "phone": "0536"})
+    assert refused.value.field == "phone"
+    assert seeded.version() == version and seeded.get_item("service", "mairie") == mairie
