@@ -21,7 +21,7 @@ from bot.town.media import media_name, media_signer, media_store
 from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
 from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME, parse_contact
 from bot.town.tickets.location import normalise_street
-from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND, RETRYABLE_STATUSES, OutboxStore
+from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, RETRYABLE_STATUSES, OutboxStore
 from bot.town.tickets.references import parse_reference
 from bot.town.tickets.schema import URGENT_PRIORITY, outbox, tickets
 
@@ -207,13 +207,14 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
         history = await console.run(store.history, ticket.ref)
         jobs = await console.run(notifications_of, console.engine, ticket.ref)
         forward = await console.run(outboxes.job, f"{FORWARD_KIND}:{ticket.ref}")
+        alert = await console.run(outboxes.job, f"{ALERT_KIND}:{ticket.ref}") if ticket.urgent else None
         resp = console.render(
             request, "ticket.html", status=status, section="tickets", ticket=ticket, history=history, jobs=jobs,
             states=STATE_LABELS, statuses=STATUS_LABELS, categories=PROBLEM_TYPES, outbox_labels=OUTBOX_LABELS,
             osm=osm_link(ticket.lat, ticket.long), error=error, changed=request.args.get("modifie") == "1",
             retried=request.args.get("relance") == "1",
             local=lambda moment: moment.astimezone(console.tz).strftime("%d/%m/%Y %H:%M") if moment else "—",
-            photo=photo_path(ticket.media_url), retryable=RETRYABLE_STATUSES, forward=forward,
+            photo=photo_path(ticket.media_url), retryable=RETRYABLE_STATUSES, forward=forward, alert=alert,
             photo_pending=bool(ticket.media_url and ticket.media_url.startswith(TELEGRAM_FILE_SCHEME)),
             contact=ticket.contact if revealed else masked_contact(ticket.contact), contact_revealed=revealed,
         )  # fmt: skip

@@ -101,7 +101,7 @@ async def test_a_gas_report_is_urgent_first_counted_and_emailed_to_the_on_call_a
         for page in pages:
             badge = re.search(r'<span class="badge-urgent" id="urgent-badge">(\d+)<', page.text)
             assert badge is not None and badge.group(1) == "1", page.url
-        assert "URGENT" in pages[2].text
+        assert "URGENT" in pages[2].text and "Alerte à l'astreinte : envoyée" in pages[2].text
 
         running.tickets.set_status(gas.ref, "traite", "GRDF est intervenu.", "agent@pau.example")
         after = await client.get("/tickets")
