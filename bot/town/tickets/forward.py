@@ -142,18 +142,18 @@ class Open311StatusPoller:
         """One pass over the open forwarded tickets; how many changed. A back office that is down raises."""
         tickets = await asyncio.to_thread(self.tickets.forwarded_open)
         by_id: dict[str, Ticket] = {}
-        for ticket in tickets:
-            external_id = ticket.external_id or await self._resolve_token(ticket)
+        for forwarded in tickets:
+            external_id = forwarded.external_id or await self._resolve_token(forwarded)
             if external_id:
-                by_id[external_id] = ticket
+                by_id[external_id] = forwarded
         changed = 0
         ids = list(by_id)
         for start in range(0, len(ids), POLL_BATCH):
             batch = ids[start : start + POLL_BATCH]
             response = await self._get(self.requests_url, self._params(service_request_id=",".join(batch)))
             for request in response if isinstance(response, list) else []:
-                ticket = by_id.get(str(request.get("service_request_id"))) if isinstance(request, dict) else None
-                if ticket is not None and await self._apply(ticket, request):
+                known = by_id.get(str(request.get("service_request_id"))) if isinstance(request, dict) else None
+                if known is not None and await self._apply(known, request):
                     changed += 1
         return changed
 

@@ -3,24 +3,21 @@ changes read back and passed on to the citizen like a staff change; a back offic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.db import create_engine_for
 from bot.town.media import MediaSigner, MediaStore
 from bot.town.notify import KindRouter, NotificationError
-from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, TicketStore, create_schema
+from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, TicketStore
 from bot.town.tickets.forward import BACK_OFFICE_ACTOR, Open311Forwarder, Open311StatusPoller
 from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
 from tests.photos import image_bytes
+from tests.unit.town.tickets.conftest import START, MovableClock
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 KEY = "bo-secret-key"
 BO = "http://bo.example/open311/v2"
 SENDER = "sms:p-42"
@@ -64,33 +61,7 @@ class BackOffice:
         return httpx.Response(404)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
-    create_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> MediaStore:
-    return MediaStore(tmp_path / "media")
-
-
-def store_of(engine: Engine, clock: Clock, media: MediaStore) -> TicketStore:
+def store_of(engine: Engine, clock: MovableClock, media: MediaStore) -> TicketStore:
     return TicketStore(engine, clock=clock, media=media, forward_new_tickets=True)
 
 
@@ -111,11 +82,11 @@ def forwarding_worker(engine, store, client, clock, signer: MediaSigner) -> Outb
 
 
 async def test_forward_carries_the_key_and_a_signed_photo_url_and_keeps_the_back_office_id(
-    engine: Engine, clock: Clock, media: MediaStore
+    engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
     store = store_of(engine, clock, media)
     ref = report(store, media)
-    back_office, signer = BackOffice(), MediaSigner(b"k" * 32, clock=lambda: NOW.timestamp())
+    back_office, signer = BackOffice(), MediaSigner(b"k" * 32, clock=lambda: START.timestamp())
     async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
         assert (await forwarding_worker(engine, store, client, clock, signer).run_once()).sent == 1
 
@@ -130,7 +101,7 @@ async def test_forward_carries_the_key_and_a_signed_photo_url_and_keeps_the_back
 
 
 async def test_a_back_office_that_is_down_is_retried_with_backoff_then_staff_can_retry(
-    engine: Engine, clock: Clock, media: MediaStore
+    engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
     store = store_of(engine, clock, media)
     ref = report(store, media)
@@ -155,7 +126,7 @@ async def test_a_back_office_that_is_down_is_retried_with_backoff_then_staff_can
 
 
 async def test_the_back_office_closing_a_ticket_reaches_the_citizen(
-    engine: Engine, clock: Clock, media: MediaStore
+    engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
     store = store_of(engine, clock, media)
     ref = report(store, media)
@@ -185,7 +156,7 @@ async def test_the_back_office_closing_a_ticket_reaches_the_citizen(
 
 
 async def test_a_token_is_kept_then_resolved_to_the_back_office_id(
-    engine: Engine, clock: Clock, media: MediaStore
+    engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
     store = store_of(engine, clock, media)
     ref = report(store, media)
@@ -201,7 +172,7 @@ async def test_a_token_is_kept_then_resolved_to_the_back_office_id(
 
 
 async def test_a_poll_while_the_back_office_is_down_changes_nothing(
-    engine: Engine, clock: Clock, media: MediaStore
+    engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
     store = store_of(engine, clock, media)
     ref = report(store, media)

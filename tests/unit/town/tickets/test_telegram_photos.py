@@ -4,53 +4,24 @@ re-encoded without metadata into the media store, and gone with the ticket's cit
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from PIL import Image
 from sqlalchemy.engine import Engine
 
-from bot.db import create_engine_for
 from bot.town.media import MediaStore, media_name
 from bot.town.notify import KindRouter
 from bot.town.privacy import erase_sender, purge
-from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, TicketStore, create_schema
+from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, TicketStore
 from bot.town.tickets.outbox import PHOTO_KIND
 from bot.town.tickets.photos import PhotoFetcher, TelegramFiles
 from connectors.telegram.fake_bot_api import RecordingBotRequest
 from tests.photos import image_bytes, jpeg_with_gps
+from tests.unit.town.tickets.conftest import START, MovableClock
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 SENDER = "telegram:777001"
 FILE_ID = "AgACAgQAAxkBAAIBQ2"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
-    create_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def media(tmp_path: Path) -> MediaStore:
-    return MediaStore(tmp_path / "media")
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -64,14 +35,14 @@ def report(store: TicketStore, sender: str = SENDER, file_id: str = FILE_ID) -> 
     return store.create_ticket(draft).ref
 
 
-def worker(engine: Engine, store: TicketStore, media: MediaStore, telegram: RecordingBotRequest, clock: Clock):
+def worker(engine: Engine, store: TicketStore, media: MediaStore, telegram: RecordingBotRequest, clock: MovableClock):
     fetcher = PhotoFetcher(store, media, TelegramFiles("123:ABC", request=telegram))
     router = KindRouter({PHOTO_KIND: fetcher})
     return OutboxWorker(OutboxStore(engine), router, clock=clock, backoff=Backoff(base_seconds=30, max_attempts=3))
 
 
 async def test_telegram_photo_is_downloaded_into_the_media_store_without_its_metadata(
-    engine: Engine, media: MediaStore, clock: Clock, telegram: RecordingBotRequest
+    engine: Engine, media: MediaStore, clock: MovableClock, telegram: RecordingBotRequest
 ) -> None:
     store = TicketStore(engine, clock=clock, media=media)
     ref = report(store)
@@ -91,7 +62,7 @@ async def test_telegram_photo_is_downloaded_into_the_media_store_without_its_met
 
 
 async def test_a_failed_download_is_retried_and_never_blocks_the_ticket(
-    engine: Engine, media: MediaStore, clock: Clock, telegram: RecordingBotRequest
+    engine: Engine, media: MediaStore, clock: MovableClock, telegram: RecordingBotRequest
 ) -> None:
     store = TicketStore(engine, clock=clock, media=media)
     ref = report(store)
@@ -100,7 +71,7 @@ async def test_a_failed_download_is_retried_and_never_blocks_the_ticket(
     first = await w.run_once()  # Telegram does not serve the file yet
     assert first.failed == 1 and store.get_ticket(ref).media_url == f"telegram-file:{FILE_ID}"  # type: ignore[union-attr]
     [job] = OutboxStore(engine).jobs(kind=PHOTO_KIND)
-    assert job.status == "failed" and job.next_attempt_at == NOW + timedelta(seconds=30)
+    assert job.status == "failed" and job.next_attempt_at == START + timedelta(seconds=30)
 
     telegram.serve_file(FILE_ID, image_bytes("JPEG"))
     clock.now += timedelta(seconds=31)
@@ -109,7 +80,7 @@ async def test_a_failed_download_is_retried_and_never_blocks_the_ticket(
 
 
 async def test_a_file_that_is_not_an_image_is_dropped_not_retried(
-    engine: Engine, media: MediaStore, clock: Clock, telegram: RecordingBotRequest
+    engine: Engine, media: MediaStore, clock: MovableClock, telegram: RecordingBotRequest
 ) -> None:
     store = TicketStore(engine, clock=clock, media=media)
     ref = report(store)
@@ -122,7 +93,7 @@ async def test_a_file_that_is_not_an_image_is_dropped_not_retried(
 
 
 async def test_erasure_before_the_download_cancels_it_and_after_deletes_the_photo(
-    engine: Engine, media: MediaStore, clock: Clock, telegram: RecordingBotRequest
+    engine: Engine, media: MediaStore, clock: MovableClock, telegram: RecordingBotRequest
 ) -> None:
     store = TicketStore(engine, clock=clock, media=media)
     before, after = report(store, "telegram:1", "FILE1"), report(store, "telegram:2", "FILE2")
@@ -141,7 +112,7 @@ async def test_erasure_before_the_download_cancels_it_and_after_deletes_the_phot
 
 
 async def test_a_photo_fetched_after_the_ticket_was_anonymised_is_not_kept(
-    engine: Engine, media: MediaStore, clock: Clock, telegram: RecordingBotRequest
+    engine: Engine, media: MediaStore, clock: MovableClock, telegram: RecordingBotRequest
 ) -> None:
     store = TicketStore(engine, clock=clock, media=media)
     ref = report(store)
@@ -155,9 +126,9 @@ async def test_a_photo_fetched_after_the_ticket_was_anonymised_is_not_kept(
 
 
 async def test_retention_deletes_a_fetched_telegram_photo_with_its_old_closed_ticket(
-    engine: Engine, media: MediaStore, clock: Clock, telegram: RecordingBotRequest
+    engine: Engine, media: MediaStore, clock: MovableClock, telegram: RecordingBotRequest
 ) -> None:
-    clock.now = NOW - timedelta(days=200)
+    clock.now = START - timedelta(days=200)
     store = TicketStore(engine, clock=clock, media=media)
     ref = report(store)
     telegram.serve_file(FILE_ID, image_bytes("JPEG"))
@@ -165,7 +136,7 @@ async def test_retention_deletes_a_fetched_telegram_photo_with_its_old_closed_ti
     photo = media_name(store.get_ticket(ref).media_url)  # type: ignore[union-attr]
     store.set_status(ref, "traite", note="Rebouché.")
 
-    purged = purge(engine, timedelta(days=180), now=NOW, media=media)
+    purged = purge(engine, timedelta(days=180), now=START, media=media)
 
     assert purged.anonymised_tickets == 1 and media.path_of(photo) is None  # type: ignore[arg-type]
 

@@ -3,8 +3,7 @@ outbox, published as an Open311 extended attribute."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -19,22 +18,14 @@ from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, Ti
 from bot.town.tickets.alerts import UrgentAlertSender, alert_message
 from bot.town.tickets.open311 import service_request
 from bot.town.tickets.outbox import ALERT_KIND
+from tests.unit.town.tickets.conftest import START
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 ON_CALL = "astreinte@pau.example"
 CONSOLE = "https://console.pau.example"
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
-    create_schema(engine)
-    yield engine
-    engine.dispose()
-
-
 def alerting(engine: Engine, **options) -> TicketStore:
-    return TicketStore(engine, clock=lambda: NOW, alert_email=ON_CALL, console_url=CONSOLE, **options)
+    return TicketStore(engine, clock=lambda: START, alert_email=ON_CALL, console_url=CONSOLE, **options)
 
 
 @pytest.mark.parametrize(
@@ -86,12 +77,12 @@ def test_a_located_urgent_ticket_gives_the_rounded_position(engine: Engine) -> N
 
 
 def test_without_an_on_call_address_nothing_is_queued(engine: Engine) -> None:
-    ticket = TicketStore(engine, clock=lambda: NOW).create_ticket(TicketDraft("voirie", "fuite de gaz", "Rue Carnot"))
+    ticket = TicketStore(engine, clock=lambda: START).create_ticket(TicketDraft("voirie", "fuite de gaz", "Rue Carnot"))
     assert ticket.urgent and OutboxStore(engine).jobs(kind=ALERT_KIND) == []
 
 
 async def test_the_alert_is_retried_until_the_mail_server_takes_it(engine: Engine) -> None:
-    now = [NOW]
+    now = [START]
     alerting(engine).create_ticket(TicketDraft("voirie", "fuite de gaz", "Rue Carnot"))
     mailer = FakeMailer(fail_times=1)
     worker = OutboxWorker(OutboxStore(engine), KindRouter({ALERT_KIND: UrgentAlertSender(mailer)}),
