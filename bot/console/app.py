@@ -66,16 +66,23 @@ def create_app(
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
-    """The worker of every outbox job: ticket updates through the rasa server, Telegram photos into the media
-    store (TELEGRAM_TOKEN), urgent alerts by e-mail (SMTP_URL), forwards to OPEN311_FORWARD_URL."""
+    """The worker of every outbox job: ticket updates through the rasa server, Telegram and MMS photos into the
+    media store (TELEGRAM_TOKEN; TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN), urgent alerts by e-mail (SMTP_URL),
+    forwards to OPEN311_FORWARD_URL."""
     from bot.town.notify import KindRouter, Notifier, RasaNotifier
     from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
 
     notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
-    if settings.telegram_token:
-        from bot.town.tickets.photos import PhotoFetcher, TelegramFiles
+    telegram_token, twilio = settings.telegram_token, (settings.twilio_account_sid, settings.twilio_auth_token)
+    if telegram_token or all(twilio):
+        from bot.town.tickets.photos import PhotoFetcher, TelegramFiles, TwilioMedia
 
-        notifiers[PHOTO_KIND] = PhotoFetcher(store.sync, media_store(settings), TelegramFiles(settings.telegram_token))
+        notifiers[PHOTO_KIND] = PhotoFetcher(
+            store.sync,
+            media_store(settings),
+            TelegramFiles(telegram_token) if telegram_token else None,
+            twilio=TwilioMedia(*twilio, max_bytes=settings.max_upload_bytes) if all(twilio) else None,  # type: ignore[arg-type]
+        )
     if settings.smtp_url:
         from bot.town.mail import SmtpMailer
         from bot.town.tickets.alerts import UrgentAlertSender

@@ -19,9 +19,9 @@ from bot.console.media import MEDIA_ROUTE, create_media_blueprint
 from bot.console.web import SECURITY_HEADERS, Console, date_value, form_value, int_value, staff_guard
 from bot.town.media import media_name, media_signer, media_store
 from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
-from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME, parse_contact
+from bot.town.tickets.intake import parse_contact, pending_photo
 from bot.town.tickets.location import normalise_street
-from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, RETRYABLE_STATUSES, OutboxStore
+from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND, RETRYABLE_STATUSES, OutboxStore
 from bot.town.tickets.references import parse_reference
 from bot.town.tickets.schema import URGENT_PRIORITY, outbox, tickets
 
@@ -208,6 +208,8 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
         jobs = await console.run(notifications_of, console.engine, ticket.ref)
         forward = await console.run(outboxes.job, f"{FORWARD_KIND}:{ticket.ref}")
         alert = await console.run(outboxes.job, f"{ALERT_KIND}:{ticket.ref}") if ticket.urgent else None
+        pending = pending_photo(ticket.media_url) is not None
+        download = await console.run(outboxes.job, f"{PHOTO_KIND}:{ticket.ref}") if pending else None
         resp = console.render(
             request, "ticket.html", status=status, section="tickets", ticket=ticket, history=history, jobs=jobs,
             states=STATE_LABELS, statuses=STATUS_LABELS, categories=PROBLEM_TYPES, outbox_labels=OUTBOX_LABELS,
@@ -215,7 +217,7 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
             retried=request.args.get("relance") == "1",
             local=lambda moment: moment.astimezone(console.tz).strftime("%d/%m/%Y %H:%M") if moment else "—",
             photo=photo_path(ticket.media_url), retryable=RETRYABLE_STATUSES, forward=forward, alert=alert,
-            photo_pending=bool(ticket.media_url and ticket.media_url.startswith(TELEGRAM_FILE_SCHEME)),
+            photo_pending=pending, photo_lost=download is not None and download.status == "dead",
             contact=ticket.contact if revealed else masked_contact(ticket.contact), contact_revealed=revealed,
         )  # fmt: skip
         return resp

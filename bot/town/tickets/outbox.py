@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 NOTIFY_KIND = "ticket_update"
 FORWARD_KIND = "forward"
 ALERT_KIND = "urgent_alert"  # an e-mail to the on-call address (ALERT_EMAIL) about an urgent ticket
-PHOTO_KIND = "telegram_photo"  # a Telegram photo to download into the media store
+PHOTO_KIND = "photo_download"  # a Telegram or MMS photo to download into the media store
 RETRYABLE_STATUSES = ("failed", "dead")
 MAX_ERROR_CHARS = 2000
 

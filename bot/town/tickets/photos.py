@@ -1,10 +1,13 @@
-"""Photos sent on Telegram reach the ticket: downloaded after the reply, into the media store, by a retried job.
+"""Photos sent on Telegram or by MMS reach the ticket: downloaded after the reply, into the media store, by a retried
+job.
 
-A Telegram photo arrives as a file id; the ticket stores `telegram-file:<id>` and, in the same transaction, an
-outbox job of kind `PHOTO_KIND`. The outbox worker then downloads the file through python-telegram-bot's file API
-(`get_file`, then `download_as_bytearray`), re-encodes it without metadata in the media store and puts
-`media:<name>` on the ticket in place of the file id: the citizen's reply never waits for Telegram, a failed
-download is retried, and from then on the photo lives (and is deleted by erasure and retention) like any other.
+A Telegram photo arrives as a file id, an MMS photo as a URL of Twilio's API that only the town's account opens; the
+ticket stores `telegram-file:<id>` or `twilio-media:<url>` and, in the same transaction, an outbox job of kind
+`PHOTO_KIND`. The outbox worker then downloads the file (Telegram: python-telegram-bot's file API, `get_file` then
+`download_as_bytearray`; Twilio: the media URL with the account's credentials), re-encodes it without metadata in the
+media store and puts `media:<name>` on the ticket in its place: the citizen's reply never waits for the channel, a
+failed download is retried, and from then on the photo lives (and is deleted by erasure and retention) like any
+other.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx
+
 from bot.town.media import MEDIA_SCHEME, MediaRejected, MediaStore
-from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME
+from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME, TWILIO_MEDIA_SCHEME, TWILIO_MEDIA_URL
 from bot.town.tickets.model import OutboxJob
 
 if TYPE_CHECKING:
@@ -27,8 +32,50 @@ class FileSource(Protocol):
     """Where a channel's files are downloaded from."""
 
     async def download(self, file_id: str) -> bytes:
-        """The bytes of the file, or raise (the job is retried)."""
+        """The bytes of the file (its id or URL after the scheme), or raise (the job is retried)."""
         ...
+
+
+class TwilioMedia:
+    """MMS media on Twilio's API, opened with the account's credentials (httpx; a mock transport in tests)."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout_seconds: float = 30.0,
+        max_bytes: int = 5 * 1024 * 1024,
+    ) -> None:
+        self.auth = (account_sid, auth_token)
+        self.account_path = f"/Accounts/{account_sid}/"
+        self._client = client
+        self._owns_client = client is None
+        self.timeout_seconds = timeout_seconds
+        self.max_bytes = max_bytes
+
+    async def download(self, file_id: str) -> bytes:
+        """GET the media URL (Twilio answers with a redirect to the file); only Twilio's API is ever asked."""
+        from bot.town.notify import NotificationError
+
+        if not TWILIO_MEDIA_URL.match(file_id) or self.account_path not in file_id:
+            raise NotificationError("not a media URL of this Twilio account")
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
+        try:
+            response = await self._client.get(file_id, auth=self.auth, follow_redirects=True)
+        except httpx.HTTPError as error:
+            raise NotificationError(f"Twilio media not downloaded: {error}") from error
+        if not response.is_success:
+            raise NotificationError(f"Twilio media answered {response.status_code}")
+        return response.content[: self.max_bytes + 1]  # the media store refuses what is larger
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this source created it."""
+        if self._owns_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
 
 class TelegramFiles:
@@ -72,32 +119,45 @@ class TelegramFiles:
             self._bot = None
 
 
-def photo_job_payload(ref: str, media_url: str) -> dict[str, str]:
-    """The job that fetches a ticket's Telegram photo."""
-    return {"ticket_ref": ref, "file_id": media_url[len(TELEGRAM_FILE_SCHEME) :]}
+def photo_job_payload(ref: str, pending: str) -> dict[str, str]:
+    """The job that fetches a ticket's photo from its channel (`pending`: the ticket's `telegram-file:` or
+    `twilio-media:` reference)."""
+    return {"ticket_ref": ref, "pending": pending}
 
 
 class PhotoFetcher:
-    """Runs `PHOTO_KIND` jobs: download, re-encode into the media store, attach to the ticket."""
+    """Runs `PHOTO_KIND` jobs: download from the channel, re-encode into the media store, attach to the ticket."""
 
-    def __init__(self, tickets: TicketStore, media: MediaStore, files: FileSource) -> None:
+    def __init__(
+        self,
+        tickets: TicketStore,
+        media: MediaStore,
+        telegram: FileSource | None = None,
+        *,
+        twilio: FileSource | None = None,
+    ) -> None:
         self.tickets = tickets
         self.media = media
-        self.files = files
+        self.sources = {TELEGRAM_FILE_SCHEME: telegram, TWILIO_MEDIA_SCHEME: twilio}
 
     async def send(self, job: OutboxJob) -> str | None:
         """Fetch one photo; a download failure raises (retried), an image the store refuses is dropped."""
-        ref, file_id = str(job.payload.get("ticket_ref")), str(job.payload.get("file_id"))
-        waiting = TELEGRAM_FILE_SCHEME + file_id
+        from bot.town.notify import NotificationError
+
+        ref, waiting = str(job.payload.get("ticket_ref")), str(job.payload.get("pending"))
         ticket = await asyncio.to_thread(self.tickets.get_ticket, ref)
         if ticket is None or ticket.media_url != waiting:
             return "nothing to fetch"  # erased or anonymised meanwhile: the photo must not come back
-        data = await self.files.download(file_id)
+        scheme = next((s for s in self.sources if waiting.startswith(s)), None)
+        source = self.sources.get(scheme) if scheme else None
+        if scheme is None or source is None:
+            raise NotificationError(f"no way to download {waiting.split(':', 1)[0]} photos (channel not configured)")
+        data = await source.download(waiting[len(scheme) :])
         try:
             name = await asyncio.to_thread(self.media.save, data)
         except MediaRejected as error:
             await asyncio.to_thread(self.tickets.attach_photo, ref, waiting, None)
-            logger.warning("Telegram photo of %s refused by the media store: %s", ref, error)
+            logger.warning("Photo of %s refused by the media store: %s", ref, error)
             return f"refused: {error}"
         reference = MEDIA_SCHEME + name
         if not await asyncio.to_thread(self.tickets.attach_photo, ref, waiting, reference):

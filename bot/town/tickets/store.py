@@ -22,7 +22,7 @@ from bot.town.media import MediaStore, media_store
 from bot.town.tickets.alerts import alert_payload
 from bot.town.tickets.categories import INITIAL_STATE, is_problem_type, open311_status
 from bot.town.tickets.danger import is_dangerous
-from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME, mask_description
+from bot.town.tickets.intake import mask_description, pending_photo
 from bot.town.tickets.location import degrees_of_latitude, degrees_of_longitude, haversine_m, normalise_street
 from bot.town.tickets.model import DuplicateCandidate, HistoryEntry, RequestQuery, Ticket, TicketDraft, TicketView
 from bot.town.tickets.open311 import forward_form
@@ -101,13 +101,14 @@ class TicketStore:
 
     def screen(self, draft: TicketDraft) -> TicketDraft:
         """The draft as it may be stored: description masked (a phone or e-mail in it kept as the contact only),
-        and a photo only if it is in the town's media store (`media:<name>`) or a Telegram file still to fetch;
-        photo URLs of other hosts are dropped, never stored, shown or forwarded."""
+        and a photo only if it is in the town's media store (`media:<name>`) or still to download from its channel
+        (a Telegram file, an MMS on Twilio's API); photo URLs of other hosts are dropped, never stored, shown or
+        forwarded."""
         urgent = draft.urgent or is_dangerous(draft.description)
         description, contact = mask_description(draft.description or "", draft.contact)
-        media_url = draft.media_url
-        if media_url and not media_url.startswith(TELEGRAM_FILE_SCHEME):
-            media_url = self.media.reference(media_url) if self.media is not None else None
+        media_url = pending_photo(draft.media_url)
+        if draft.media_url and media_url is None:
+            media_url = self.media.reference(draft.media_url) if self.media is not None else None
         return replace(draft, description=description, contact=contact, media_url=media_url, urgent=urgent)
 
     def _create(self, draft: TicketDraft) -> Ticket:
@@ -164,11 +165,12 @@ class TicketStore:
             return ticket
 
     def _enqueue_new_ticket_jobs(self, conn: Connection, ticket: Ticket, now: datetime) -> None:
-        """What a new ticket sets going: its Telegram photo's download, the urgent alert, the forward (in order)."""
-        ref = ticket.ref
-        if ticket.media_url and ticket.media_url.startswith(TELEGRAM_FILE_SCHEME):
+        """What a new ticket sets going, in order: its photo's download from the channel, the urgent alert, the
+        forward."""
+        ref, pending = ticket.ref, pending_photo(ticket.media_url)
+        if pending:
             # The citizen is the recipient: erasing them cancels the download with the rest of their jobs.
-            payload = photo_job_payload(ref, ticket.media_url)
+            payload = photo_job_payload(ref, pending)
             enqueue(conn, PHOTO_KIND, f"{PHOTO_KIND}:{ref}", payload, None, ticket.sender_id, now)
         if ticket.urgent and self.alert_email:
             payload = alert_payload(ticket, self.console_url)

@@ -1,11 +1,14 @@
-"""A Telegram photo reaches its ticket: downloaded by a retried outbox job through python-telegram-bot's file API,
-re-encoded without metadata into the media store, and gone with the ticket's citizen (erasure, retention)."""
+"""A Telegram or MMS photo reaches its ticket: downloaded by a retried outbox job (python-telegram-bot's file API,
+Twilio's media URL with the account's credentials), re-encoded without metadata into the media store, and gone with
+the ticket's citizen (erasure, retention)."""
 
 from __future__ import annotations
 
+import base64
 import io
 from datetime import timedelta
 
+import httpx
 import pytest
 from PIL import Image
 from sqlalchemy.engine import Engine
@@ -15,7 +18,7 @@ from bot.town.notify import KindRouter
 from bot.town.privacy import erase_sender, purge
 from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, TicketStore
 from bot.town.tickets.outbox import PHOTO_KIND
-from bot.town.tickets.photos import PhotoFetcher, TelegramFiles
+from bot.town.tickets.photos import PhotoFetcher, TelegramFiles, TwilioMedia
 from connectors.telegram.fake_bot_api import RecordingBotRequest
 from tests.photos import image_bytes, jpeg_with_gps
 from tests.unit.town.tickets.conftest import START, MovableClock
@@ -146,3 +149,65 @@ def test_the_fake_bot_api_serves_file_bytes_only_for_known_files() -> None:
     telegram.serve_file("X", b"\xff\xd8data")
     assert telegram.files == {"photos/X.jpg": b"\xff\xd8data"}
     assert io.BytesIO(telegram.files["photos/X.jpg"]).read(2) == b"\xff\xd8"
+
+
+ACCOUNT = "AC" + "1" * 32
+MMS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Messages/MM{'2' * 32}/Media/ME{'3' * 32}"
+
+
+class TwilioApi:
+    """Twilio's media URL: basic auth with the account's credentials, then a redirect to the file."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.requests: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.host == "media.twiliocdn.example":
+            return httpx.Response(200, content=self.data, headers={"content-type": "image/jpeg"})
+        expected = "Basic " + base64.b64encode(f"{ACCOUNT}:secret".encode()).decode()
+        if request.headers.get("authorization") != expected:
+            return httpx.Response(401)
+        return httpx.Response(307, headers={"location": "https://media.twiliocdn.example/abc"})
+
+
+async def test_an_mms_photo_is_downloaded_with_the_account_credentials(
+    engine: Engine, media: MediaStore, clock: MovableClock
+) -> None:
+    store = TicketStore(engine, clock=clock, media=media)
+    draft = TicketDraft("graffiti", "tag", "Rue Carnot", media_url=MMS_URL, channel="sms", sender_id="sms:p-1")
+    ref = store.create_ticket(draft).ref
+    assert store.get_ticket(ref).media_url == f"twilio-media:{MMS_URL}"  # type: ignore[union-attr]
+    twilio = TwilioApi(jpeg_with_gps())
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle)) as client:
+        fetcher = PhotoFetcher(store, media, twilio=TwilioMedia(ACCOUNT, "secret", client=client))
+        run = await OutboxWorker(OutboxStore(engine), KindRouter({PHOTO_KIND: fetcher}), clock=clock).run_once()
+
+    assert run.sent == 1 and [str(r.url) for r in twilio.requests][0] == MMS_URL
+    name = media_name(store.get_ticket(ref).media_url)  # type: ignore[union-attr]
+    assert name is not None and media.path_of(name) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://api.twilio.com/2010-04-01/Accounts/AC{'9' * 32}/Messages/MM{'2' * 32}/Media/ME{'3' * 32}",
+        "twilio-media:https://evil.example/photo.jpg",
+    ],
+)
+async def test_only_this_accounts_media_is_ever_asked_for(
+    engine: Engine, media: MediaStore, clock: MovableClock, url: str
+) -> None:
+    store = TicketStore(engine, clock=clock, media=media)
+    ticket = store.create_ticket(TicketDraft("graffiti", "tag", "Rue Carnot", media_url=url, sender_id="sms:p-1"))
+    twilio = TwilioApi(image_bytes("JPEG"))
+    async with httpx.AsyncClient(transport=httpx.MockTransport(twilio.handle)) as client:
+        fetcher = PhotoFetcher(store, media, twilio=TwilioMedia(ACCOUNT, "secret", client=client))
+        run = await OutboxWorker(OutboxStore(engine), KindRouter({PHOTO_KIND: fetcher}), clock=clock).run_once()
+    assert twilio.requests == []
+    if url.startswith("twilio-media:"):  # not a Twilio media URL: never stored
+        assert ticket.media_url is None and run.sent + run.failed == 0
+    else:  # another account's media: the job fails, nothing is fetched
+        assert run.failed == 1 and media_name(store.get_ticket(ticket.ref).media_url) is None  # type: ignore[union-attr]
