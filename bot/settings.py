@@ -109,7 +109,9 @@ class Settings(BaseSettings):
         default=None, description="The back office's API key, sent as `api_key` with each forwarded ticket."
     )
     open311_poll_minutes: float = Field(
-        default=10.0, description="How often the console asks the back office about the open tickets it forwarded."
+        default=10.0,
+        ge=1.0,
+        description="Minutes between two questions to the back office about the open tickets it forwarded (1 or more).",
     )
 
     # Staff alerts

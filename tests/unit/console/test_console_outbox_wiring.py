@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from bot.console.app import back_office_poller, outbox_worker_from_settings
 from bot.settings import Settings
 from bot.town.mail import SmtpMailer
@@ -57,3 +60,9 @@ def test_without_those_settings_only_citizen_notifications_are_sent(tmp_path: Pa
     router, store = router_of(settings_with(tmp_path))
     assert set(router.notifiers) == {NOTIFY_KIND}
     assert store.alert_email is None and not store.forward_new_tickets
+
+
+def test_the_back_office_is_asked_at_most_once_a_minute(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="open311_poll_minutes"):
+        settings_with(tmp_path, open311_poll_minutes=0)
+    assert settings_with(tmp_path).open311_poll_minutes == 10.0
