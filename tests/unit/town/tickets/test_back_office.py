@@ -3,6 +3,9 @@ changes read back and passed on to the citizen like a staff change; a back offic
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -81,14 +84,38 @@ def forwarding_worker(engine, store, client, clock, signer: MediaSigner) -> Outb
     return OutboxWorker(OutboxStore(engine), router, clock=clock, backoff=Backoff(base_seconds=60, max_attempts=3))
 
 
+@dataclass
+class Forwarding:
+    """A ticket with a photo, the back office it goes to, and the worker that forwards it."""
+
+    store: TicketStore
+    ref: str
+    back_office: BackOffice
+    client: httpx.AsyncClient
+    worker: OutboxWorker
+
+    def poller(self) -> Open311StatusPoller:
+        return Open311StatusPoller(BO, self.store, api_key=KEY, client=self.client)
+
+
+@asynccontextmanager
+async def forwarding(
+    engine: Engine, clock: MovableClock, media: MediaStore, back_office: BackOffice, signer: MediaSigner | None = None
+) -> AsyncIterator[Forwarding]:
+    store = store_of(engine, clock, media)
+    ref = report(store, media)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
+        worker = forwarding_worker(engine, store, client, clock, signer or MediaSigner(b"k" * 32))
+        yield Forwarding(store, ref, back_office, client, worker)
+
+
 async def test_forward_carries_the_key_and_a_signed_photo_url_and_keeps_the_back_office_id(
     engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
-    store = store_of(engine, clock, media)
-    ref = report(store, media)
     back_office, signer = BackOffice(), MediaSigner(b"k" * 32, clock=lambda: START.timestamp())
-    async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
-        assert (await forwarding_worker(engine, store, client, clock, signer).run_once()).sent == 1
+    async with forwarding(engine, clock, media, back_office, signer) as f:
+        assert (await f.worker.run_once()).sent == 1
+    store, ref = f.store, f.ref
 
     [form] = back_office.forms
     assert form["api_key"] == [KEY] and form["service_code"] == ["voirie"]
@@ -103,13 +130,11 @@ async def test_forward_carries_the_key_and_a_signed_photo_url_and_keeps_the_back
 async def test_a_back_office_that_is_down_is_retried_with_backoff_then_staff_can_retry(
     engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
-    store = store_of(engine, clock, media)
-    ref = report(store, media)
     back_office = BackOffice()
     back_office.down = True
     outbox = OutboxStore(engine)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
-        worker = forwarding_worker(engine, store, client, clock, MediaSigner(b"k" * 32))
+    async with forwarding(engine, clock, media, back_office) as f:
+        store, ref, worker = f.store, f.ref, f.worker
         for _ in range(3):
             await worker.run_once()
             job = outbox.job(f"forward:{ref}")
@@ -128,12 +153,11 @@ async def test_a_back_office_that_is_down_is_retried_with_backoff_then_staff_can
 async def test_the_back_office_closing_a_ticket_reaches_the_citizen(
     engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
-    store = store_of(engine, clock, media)
-    ref = report(store, media)
     back_office = BackOffice()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
-        await forwarding_worker(engine, store, client, clock, MediaSigner(b"k" * 32)).run_once()
-        poller = Open311StatusPoller(BO, store, api_key=KEY, client=client)
+    async with forwarding(engine, clock, media, back_office) as f:
+        store, ref = f.store, f.ref
+        await f.worker.run_once()
+        poller = f.poller()
 
         assert await poller.poll_once() == 0  # still open, nothing new: the citizen hears nothing
         assert OutboxStore(engine).jobs(kind=NOTIFY_KIND) == []
@@ -158,14 +182,13 @@ async def test_the_back_office_closing_a_ticket_reaches_the_citizen(
 async def test_a_token_is_kept_then_resolved_to_the_back_office_id(
     engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
-    store = store_of(engine, clock, media)
-    ref = report(store, media)
     back_office = BackOffice(answer_tokens=True)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
-        await forwarding_worker(engine, store, client, clock, MediaSigner(b"k" * 32)).run_once()
+    async with forwarding(engine, clock, media, back_office) as f:
+        store, ref = f.store, f.ref
+        await f.worker.run_once()
         assert store.get_ticket(ref).external_token == "tok-BO-1"  # type: ignore[union-attr]
         back_office.requests["BO-1"] = {"status": "closed", "status_notes": "Fait."}
-        assert await Open311StatusPoller(BO, store, api_key=KEY, client=client).poll_once() == 1
+        assert await f.poller().poll_once() == 1
 
     ticket = store.get_ticket(ref)
     assert ticket is not None and ticket.external_id == "BO-1" and ticket.state == "traite"
@@ -174,13 +197,12 @@ async def test_a_token_is_kept_then_resolved_to_the_back_office_id(
 async def test_a_poll_while_the_back_office_is_down_changes_nothing(
     engine: Engine, clock: MovableClock, media: MediaStore
 ) -> None:
-    store = store_of(engine, clock, media)
-    ref = report(store, media)
     back_office = BackOffice()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(back_office.handle)) as client:
-        await forwarding_worker(engine, store, client, clock, MediaSigner(b"k" * 32)).run_once()
+    async with forwarding(engine, clock, media, back_office) as f:
+        store, ref = f.store, f.ref
+        await f.worker.run_once()
         back_office.down = True
         with pytest.raises(NotificationError, match="503"):
-            await Open311StatusPoller(BO, store, api_key=KEY, client=client).poll_once()
+            await f.poller().poll_once()
     assert store.get_ticket(ref).state == "nouveau"  # type: ignore[union-attr]
     assert OutboxStore(engine).jobs(kind=NOTIFY_KIND) == []
