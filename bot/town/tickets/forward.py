@@ -185,15 +185,18 @@ class Open311StatusPoller:
         notes = str(request.get("status_notes") or "").strip()[:1000] or None
         if status not in ("open", "closed") or (status, notes) == (ticket.external_status, ticket.external_notes):
             return False
-        await asyncio.to_thread(self.tickets.record_external_status, ticket.ref, status, notes)
         if status == "closed":
-            state = "traite"
+            state: str | None = "traite"
         elif notes and notes != ticket.external_notes:
             state = "pris_en_charge" if ticket.state == "nouveau" else ticket.state
         else:
-            return False
-        await asyncio.to_thread(self.tickets.set_status, ticket.ref, state, notes, BACK_OFFICE_ACTOR)
-        return True
+            state = None
+        # The change first, then what was seen: a failure in between repeats the change at the next poll, never
+        # loses it.
+        if state is not None:
+            await asyncio.to_thread(self.tickets.set_status, ticket.ref, state, notes, BACK_OFFICE_ACTOR)
+        await asyncio.to_thread(self.tickets.record_external_status, ticket.ref, status, notes)
+        return state is not None
 
     async def run_forever(self, stop: asyncio.Event, *, interval_seconds: float) -> None:
         """Poll every `interval_seconds` until `stop` is set; a back office that is down is tried at the next pass."""
