@@ -189,6 +189,7 @@ class ActionReportCreate(Action):
             sender_id=sender_id,
             contact=contact,
             idempotency_key=f"report:{channel}:{sender_id}:{turn}" if turn else None,
+            urgent=bool(tracker.get_slot("report_danger_warned")),  # the danger may be in another message
         )
 
 

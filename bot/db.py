@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import MetaData, Table, event, exc
+from sqlalchemy import MetaData, Table, event, exc, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.pool import StaticPool
@@ -36,6 +36,45 @@ def create_tables(metadata: MetaData, engine: Engine) -> None:
                 raise
             logger.info("Tables created concurrently by another process (%s); checking again", type(error).__name__)
             time.sleep(0.05 * attempt)
+
+
+def add_missing_columns(table: Table, engine: Engine) -> list[str]:
+    """Add to an existing table the columns of `table` it lacks (a database made by an older Guichet).
+
+    Only columns that may be added to rows already there: nullable, or with a server default. Two processes
+    migrating at once both try; the loser's "duplicate column" is checked again and ignored. Returns the names added.
+    """
+    added: list[str] = []
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        if not inspector.has_table(table.name):
+            return added
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+    for column in table.columns:
+        if column.name in present:
+            continue
+        if not column.nullable and column.server_default is None:
+            raise RuntimeError(f"column {table.name}.{column.name} cannot be added to existing rows")
+        kind = column.type.compile(dialect=engine.dialect)
+        default = "" if column.server_default is None else f" DEFAULT {_sql_default(column.server_default)}"
+        statement = f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'
+        try:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(statement)
+        except (exc.ProgrammingError, exc.OperationalError):
+            with engine.connect() as conn:
+                if column.name not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+                    raise
+            continue
+        logger.info("Added column %s.%s", table.name, column.name)
+        added.append(column.name)
+    return added
+
+
+def _sql_default(server_default: Any) -> str:
+    """A server default as SQL: a string default quoted, a `text()` one as written."""
+    arg = server_default.arg
+    return "'" + arg.replace("'", "''") + "'" if isinstance(arg, str) else str(arg)
 
 
 def create_engine_for(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:

@@ -105,6 +105,24 @@ class Settings(BaseSettings):
     # Open311
     open311_api_key: str | None = None
     open311_forward_url: str | None = None
+    open311_forward_api_key: str | None = Field(
+        default=None, description="The back office's API key, sent as `api_key` with each forwarded ticket."
+    )
+    open311_poll_minutes: float = Field(
+        default=10.0,
+        ge=1.0,
+        description="Minutes between two questions to the back office about the open tickets it forwarded (1 or more).",
+    )
+
+    # Staff alerts
+    smtp_url: str | None = Field(
+        default=None, description="smtp://[user:password@]host[:port] or smtps://...: the mail server for alerts."
+    )
+    alert_email: str | None = Field(default=None, description="On-call address alerted of each urgent ticket.")
+    alert_sender: str = Field(default="guichet@localhost", description="From address of the alert e-mails.")
+    console_url: str | None = Field(
+        default=None, description="The console's public URL (links in alerts, photo URLs sent to the back office)."
+    )
 
     # Limits and retention
     max_message_chars: int = 2000
@@ -117,7 +135,7 @@ class Settings(BaseSettings):
     handoff_timeout_seconds: int = Field(default=300, description="Wait before a handoff turns to a call-back.")
     retention_days: int = 180
 
-    @validator("clock_override", "media_dir", pre=True)
+    @validator("clock_override", "media_dir", "smtp_url", "alert_email", "console_url", pre=True)
     def _unset_when_empty(cls, value: object) -> object:
         """CLOCK_OVERRIDE= or MEDIA_DIR= (empty, as in .env.example) means unset: the real clock, var/media."""
         return None if value == "" else value
@@ -140,6 +158,11 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """DATABASE_URL, or the embedded SQLite file under var/."""
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def effective_console_url(self) -> str:
+        """CONSOLE_URL, or the console's address on this machine."""
+        return (self.console_url or f"http://{self.console_host}:{self.console_port}").rstrip("/")
 
     @property
     def rasa_url(self) -> str:

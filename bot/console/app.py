@@ -9,15 +9,17 @@ from sanic import Sanic
 from sqlalchemy.engine import Engine
 
 from bot.console.demo import create_demo_blueprint
+from bot.console.media import MEDIA_ROUTE
 from bot.console.open311 import create_open311_blueprint
 from bot.console.pages import register_console
 from bot.settings import Settings, get_settings
 from bot.town.media import MediaStore, media_signer, media_store
 from bot.town.privacy.retention import purge_daily
 from bot.town.tickets.async_store import AsyncTicketStore
+from bot.town.tickets.forward import Open311StatusPoller
 from bot.town.tickets.outbox import OutboxStore, OutboxWorker
 from bot.town.tickets.schema import create_schema
-from bot.town.tickets.store import store_from_settings
+from bot.town.tickets.store import TicketStore, store_from_settings
 
 MAX_REQUEST_BYTES = 1024 * 1024
 
@@ -58,19 +60,68 @@ def create_app(
     register_console(app, settings, engine=store.sync.engine)
     if outbox_worker is not None:
         _run_in_background(app, outbox_worker)
+        if settings.open311_forward_url:
+            _poll_back_office(app, back_office_poller(settings, store.sync), settings.open311_poll_minutes * 60)
     return app
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
-    """The worker that pushes ticket updates through the rasa server (and forwards to OPEN311_FORWARD_URL)."""
+    """The worker of every outbox job: ticket updates through the rasa server, Telegram and MMS photos into the
+    media store (TELEGRAM_TOKEN; TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN), urgent alerts by e-mail (SMTP_URL),
+    forwards to OPEN311_FORWARD_URL."""
     from bot.town.notify import KindRouter, Notifier, RasaNotifier
-    from bot.town.tickets.forward import Open311Forwarder
-    from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
+    from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
 
     notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
+    telegram_token, twilio = settings.telegram_token, (settings.twilio_account_sid, settings.twilio_auth_token)
+    if telegram_token or all(twilio):
+        from bot.town.tickets.photos import PhotoFetcher, TelegramFiles, TwilioMedia
+
+        notifiers[PHOTO_KIND] = PhotoFetcher(
+            store.sync,
+            media_store(settings),
+            TelegramFiles(telegram_token) if telegram_token else None,
+            twilio=TwilioMedia(*twilio, max_bytes=settings.max_upload_bytes) if all(twilio) else None,  # type: ignore[arg-type]
+        )
+    if settings.smtp_url:
+        from bot.town.mail import SmtpMailer
+        from bot.town.tickets.alerts import UrgentAlertSender
+
+        notifiers[ALERT_KIND] = UrgentAlertSender(SmtpMailer.from_url(settings.smtp_url, sender=settings.alert_sender))
     if settings.open311_forward_url:
-        notifiers[FORWARD_KIND] = Open311Forwarder(settings.open311_forward_url)
+        from bot.town.tickets.forward import Open311Forwarder
+
+        signer, media_base = media_signer(settings), f"{settings.effective_console_url}{MEDIA_ROUTE}"
+        notifiers[FORWARD_KIND] = Open311Forwarder(
+            settings.open311_forward_url,
+            api_key=settings.open311_forward_api_key,
+            tickets=store.sync,
+            photo_url=lambda name: signer.url(media_base, name),
+        )
     return OutboxWorker(OutboxStore(store.sync.engine), KindRouter(notifiers))
+
+
+def back_office_poller(settings: Settings, tickets: TicketStore) -> Open311StatusPoller:
+    """The poller of OPEN311_FORWARD_URL's statuses, with its key."""
+    assert settings.open311_forward_url, "a back office poller needs OPEN311_FORWARD_URL"
+    return Open311StatusPoller(settings.open311_forward_url, tickets, api_key=settings.open311_forward_api_key)
+
+
+def _poll_back_office(app: Sanic, poller: Open311StatusPoller, interval_seconds: float) -> None:
+    """Ask the back office about the forwarded open tickets every OPEN311_POLL_MINUTES while the console runs."""
+
+    @app.after_server_start
+    async def _start_polling(app: Sanic, _loop: object) -> None:
+        app.ctx.poll_stop = asyncio.Event()
+        app.ctx.poll_task = asyncio.create_task(
+            poller.run_forever(app.ctx.poll_stop, interval_seconds=interval_seconds)
+        )
+
+    @app.before_server_stop
+    async def _stop_polling(app: Sanic, _loop: object) -> None:
+        app.ctx.poll_stop.set()
+        await app.ctx.poll_task
+        await poller.aclose()
 
 
 def _run_in_background(app: Sanic, worker: OutboxWorker) -> None:

@@ -12,18 +12,18 @@ from urllib.parse import quote, urlencode
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from bot.console.conversations import day_bounds
 from bot.console.media import MEDIA_ROUTE, create_media_blueprint
 from bot.console.web import SECURITY_HEADERS, Console, date_value, form_value, int_value, staff_guard
 from bot.town.media import media_name, media_signer, media_store
 from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
-from bot.town.tickets.intake import parse_contact
+from bot.town.tickets.intake import parse_contact, pending_photo
 from bot.town.tickets.location import normalise_street
-from bot.town.tickets.outbox import NOTIFY_KIND
+from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND, RETRYABLE_STATUSES, OutboxStore
 from bot.town.tickets.references import parse_reference
-from bot.town.tickets.schema import outbox, tickets
+from bot.town.tickets.schema import URGENT_PRIORITY, outbox, tickets
 
 PAGE_SIZE = 25
 MAX_NOTE_CHARS = 1000
@@ -81,7 +81,7 @@ class TicketPage:
 
 
 def list_tickets(engine: Any, flt: TicketFilter, *, tz: Any, per_page: int = PAGE_SIZE) -> TicketPage:
-    """Tickets matching `flt`, newest first, one page of them."""
+    """Tickets matching `flt`, open urgent ones first, then newest first, one page of them."""
     query = select(tickets)
     if flt.state:
         query = query.where(tickets.c.state == flt.state)
@@ -103,8 +103,10 @@ def list_tickets(engine: Any, flt: TicketFilter, *, tz: Any, per_page: int = PAG
         total = int(conn.execute(select(func.count()).select_from(query.subquery())).scalar() or 0)
         pages = max(1, -(-total // per_page))
         page = min(flt.page, pages)
+        # Open urgent tickets first (a danger waits for no one), then newest first.
+        urgent_open = case(((tickets.c.priority == URGENT_PRIORITY) & (tickets.c.status == "open"), 0), else_=1)
         rows = conn.execute(
-            query.order_by(tickets.c.requested_datetime.desc(), tickets.c.id.desc())
+            query.order_by(urgent_open, tickets.c.requested_datetime.desc(), tickets.c.id.desc())
             .limit(per_page)
             .offset((page - 1) * per_page)
         ).all()
@@ -157,6 +159,8 @@ def register_ticket_pages(app: Sanic, console: Console) -> TicketStore:
         clock=lambda: datetime.fromtimestamp(console.clock(), timezone.utc),
         forward_new_tickets=bool(settings.open311_forward_url),
         media=media,
+        alert_email=settings.alert_email,
+        console_url=settings.effective_console_url,
     )
     app.blueprint(create_tickets_blueprint(console, store))
     app.blueprint(create_media_blueprint(console, media, signer))
@@ -172,6 +176,7 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
     """The staff routes of tickets."""
     bp = Blueprint(f"console_tickets_{id(console)}")
     staff_page = staff_guard(console)
+    outboxes = OutboxStore(console.engine)
 
     @bp.middleware("response")
     async def _headers(_request: Request, resp: HTTPResponse) -> None:
@@ -201,12 +206,18 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
             await console.audit(request.ctx.staff.user.email, "reveal_contact", ticket.ref, "contact affiché")
         history = await console.run(store.history, ticket.ref)
         jobs = await console.run(notifications_of, console.engine, ticket.ref)
+        forward = await console.run(outboxes.job, f"{FORWARD_KIND}:{ticket.ref}")
+        alert = await console.run(outboxes.job, f"{ALERT_KIND}:{ticket.ref}") if ticket.urgent else None
+        pending = pending_photo(ticket.media_url) is not None
+        download = await console.run(outboxes.job, f"{PHOTO_KIND}:{ticket.ref}") if pending else None
         resp = console.render(
             request, "ticket.html", status=status, section="tickets", ticket=ticket, history=history, jobs=jobs,
             states=STATE_LABELS, statuses=STATUS_LABELS, categories=PROBLEM_TYPES, outbox_labels=OUTBOX_LABELS,
             osm=osm_link(ticket.lat, ticket.long), error=error, changed=request.args.get("modifie") == "1",
+            retried=request.args.get("relance") == "1",
             local=lambda moment: moment.astimezone(console.tz).strftime("%d/%m/%Y %H:%M") if moment else "—",
-            photo=photo_path(ticket.media_url),
+            photo=photo_path(ticket.media_url), retryable=RETRYABLE_STATUSES, forward=forward, alert=alert,
+            photo_pending=pending, photo_lost=download is not None and download.status == "dead",
             contact=ticket.contact if revealed else masked_contact(ticket.contact), contact_revealed=revealed,
         )  # fmt: skip
         return resp
@@ -247,5 +258,16 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
         detail = f"{state}" + (f" — {note}" if note else "") + (f" (motif : {reason})" if state == "non_retenu" else "")
         await console.audit(actor, "ticket_status", canonical, detail)
         return response.redirect(f"/tickets/{quote(canonical)}?modifie=1", status=303)
+
+    @bp.post("/tickets/<ref:str>/transmission", name="ticket_forward_retry")
+    @staff_page
+    async def retry_forward(request: Request, ref: str) -> HTTPResponse:
+        """Staff send a forward that failed or gave up again now (signed-in staff, with the form's token)."""
+        canonical = parse_reference(ref) or ref
+        now = datetime.fromtimestamp(console.clock(), timezone.utc)
+        if not await console.run(outboxes.retry_now, f"{FORWARD_KIND}:{canonical}", now):
+            return await ticket_page(request, canonical, error="Aucune transmission à relancer.", status=409)
+        await console.audit(request.ctx.staff.user.email, "ticket_forward_retry", canonical, "transmission relancée")
+        return response.redirect(f"/tickets/{quote(canonical)}?relance=1", status=303)
 
     return bp

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy import exc, func, select
 from sqlalchemy.engine import Engine
 
 from bot.client_address import client_address
@@ -59,7 +60,8 @@ class Console:
         staff = getattr(request.ctx, "staff", None)
         html = self.templates.get_template(template).render(
             staff=staff, csrf_token=staff.csrf_token if staff else "", town=self.settings.town_name,
-            path=request.path, channel_labels=CHANNEL_LABELS, **context,
+            path=request.path, channel_labels=CHANNEL_LABELS, urgent_open=getattr(request.ctx, "urgent_open", None),
+            **context,
         )  # fmt: skip
         return response.html(html, status=status)
 
@@ -90,6 +92,21 @@ async def staff_session(console: Console, request: Request) -> Any:
     )  # fmt: skip
 
 
+def open_urgent_count(engine: Engine) -> int | None:
+    """Open urgent tickets, for the badge of every staff page; None while the ticket tables do not exist."""
+    from bot.town.tickets.schema import URGENT_PRIORITY, tickets
+
+    try:
+        with engine.connect() as conn:
+            query = select(func.count()).select_from(tickets)
+            return int(
+                conn.execute(query.where(tickets.c.priority == URGENT_PRIORITY, tickets.c.status == "open")).scalar()
+                or 0
+            )
+    except (exc.OperationalError, exc.ProgrammingError):
+        return None
+
+
 def staff_guard(
     console: Console, *, admin: bool = False, while_password_pending: bool = False
 ) -> Callable[[Handler], Handler]:
@@ -107,6 +124,7 @@ def staff_guard(
                 target = request.path + (f"?{request.query_string}" if request.query_string else "")
                 return response.redirect("/login?" + urlencode({"next": target}), status=302)
             request.ctx.staff = session
+            request.ctx.urgent_open = await console.run(open_urgent_count, console.engine)
             if session.user.must_change_password and not while_password_pending:
                 return response.redirect(PASSWORD_PATH, status=303)
             if request.method == "POST" and not auth.csrf_matches(

@@ -45,11 +45,21 @@ def _default_result(endpoint: str, params: dict[str, Any]) -> Any:
 
 
 class RecordingBotRequest(BaseRequest):
-    """A Bot API transport that records calls and answers 200 with plausible results unless scripted."""
+    """A Bot API transport that records calls and answers 200 with plausible results unless scripted.
+
+    It also serves files: bytes given to `serve_file` are the download of `getFile`'s `file_path`
+    (`photos/<file_id>.jpg`); any other file is a 404.
+    """
 
     def __init__(self) -> None:
         self.calls: list[BotApiCall] = []
         self.scripted: dict[str, deque[tuple[int, dict[str, Any]]]] = defaultdict(deque)
+        self.files: dict[str, bytes] = {}
+        self.downloads: list[str] = []
+
+    def serve_file(self, file_id: str, data: bytes) -> None:
+        """Make `data` the content of the file `file_id`."""
+        self.files[f"photos/{file_id}.jpg"] = data
 
     def script(self, endpoint: str, status: int, body: dict[str, Any]) -> None:
         """Answer the next call to `endpoint` with this HTTP status and JSON body."""
@@ -82,6 +92,11 @@ class RecordingBotRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         """Record the call; answer as scripted, else 200 with a default result."""
         await asyncio.sleep(0)
+        if "/file/bot" in url:  # a download of a file's content, not a Bot API method
+            path = url.split("/file/bot", 1)[1].split("/", 1)[1]
+            self.downloads.append(path)
+            data = self.files.get(path)
+            return (200, data) if data is not None else (404, b'{"ok": false, "error_code": 404}')
         endpoint = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data is not None else {}
         self.calls.append(BotApiCall(endpoint, params))

@@ -1,4 +1,5 @@
-"""Danger in a report (gas, fallen power line, flooding, fire): such reports get the emergency numbers first."""
+"""Danger in a report (gas, fallen power line, flooding, collapsed road, fire): such reports get the emergency numbers
+first, and their tickets are urgent."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class Danger(str, Enum):
     GAS = "gaz"
     ELECTRICITY = "electricite"
     FLOOD = "inondation"
+    COLLAPSE = "effondrement"
     FIRE = "feu"
 
 
@@ -26,6 +28,10 @@ _PATTERNS: dict[Danger, tuple[re.Pattern[str], ...]] = {
         re.compile(r"\belectrocut\w*|\bhaute tension\b"),
     ),
     Danger.FLOOD: (re.compile(r"\binond\w*|\bsubmerg\w*|\bcrue\b|\bl eau (?:rentre|monte|entre)\b"),),
+    Danger.COLLAPSE: (
+        re.compile(r"\b(?:s )?effondr\w*|\baffaiss\w*|\becroul\w*|\bmenace de tomber\b"),
+        re.compile(r"\b(?:chaussee|route|trottoir|pont|mur|sol)\s+(?:\w+\s+){0,2}(?:cede|ouverte?|enfonce\w*)\b"),
+    ),
     Danger.FIRE: (
         re.compile(r"\bincendi\w*|\bflammes?\b|\ben feu\b|\bprend\w* feu\b|\bbrule\b|\bfumee noire\b"),
         # "feu" alone, but not the traffic lights ("feu rouge", "feux tricolores", "feu pieton").

@@ -21,6 +21,23 @@ _SKIP = re.compile(
     re.IGNORECASE,
 )
 TELEGRAM_FILE_SCHEME = "telegram-file:"
+# An MMS photo stays on Twilio's API (behind the account's credentials) until the console downloads it.
+TWILIO_MEDIA_SCHEME = "twilio-media:"
+TWILIO_MEDIA_URL = re.compile(
+    r"^https://api\.twilio\.com/2010-04-01/Accounts/AC[0-9a-fA-F]{32}/Messages/MM[0-9a-fA-F]{32}/Media/ME[0-9a-fA-F]{32}$"
+)
+
+
+def pending_photo(reference: str | None) -> str | None:
+    """A photo still to download from its channel, as a ticket keeps it (`telegram-file:<id>`, `twilio-media:<url>`):
+    a Telegram file id, or the media URL of an MMS on Twilio's API; None for anything else."""
+    if not reference:
+        return None
+    reference = reference.strip()
+    if reference.startswith(TELEGRAM_FILE_SCHEME):
+        return reference if len(reference) > len(TELEGRAM_FILE_SCHEME) else None
+    url = reference.removeprefix(TWILIO_MEDIA_SCHEME)
+    return TWILIO_MEDIA_SCHEME + url if TWILIO_MEDIA_URL.match(url) else None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class TicketDraft:
     idempotency_key: str | None = None
     expected_datetime: datetime | None = None
     subscribe_creator: bool = True
+    urgent: bool = False  # the conversation saw a danger; the store also looks for one in the description
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ class Ticket:
     sender_id: str | None
     contact: str | None
     idempotency_key: str | None
+    priority: str = "normal"
+    external_id: str | None = None
+    external_token: str | None = None
+    external_status: str | None = None
+    external_notes: str | None = None
+
+    @property
+    def urgent(self) -> bool:
+        """Whether the ticket reports a danger."""
+        return self.priority == "urgent"
 
     @classmethod
     def from_row(cls, row: Any) -> Ticket:
@@ -76,6 +87,11 @@ class Ticket:
             sender_id=m["sender_id"],
             contact=m["contact"],
             idempotency_key=m["idempotency_key"],
+            priority=m["priority"] or "normal",
+            external_id=m["external_id"],
+            external_token=m["external_token"],
+            external_status=m["external_status"],
+            external_notes=m["external_notes"],
         )
 
 

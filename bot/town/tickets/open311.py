@@ -53,7 +53,8 @@ def service_request(
 
     What anyone may read: the description masked (again, for tickets stored before masking at intake), coordinates
     rounded (`PUBLIC_COORDINATE_DECIMALS`) and no photo. A client with the API key is given `exact_position` and a
-    signed, expiring `media_url` by the caller.
+    signed, expiring `media_url` by the caller. Both read the priority (`urgent` for a danger, else `normal`) in
+    `extended_attributes`, the GeoReport v2 extension for fields the standard lacks: it is not personal data.
     """
     position = (ticket.lat, ticket.long) if exact_position else (_public(ticket.lat), _public(ticket.long))
     return {
@@ -74,6 +75,7 @@ def service_request(
         "lat": position[0],
         "long": position[1],
         "media_url": media_url,
+        "extended_attributes": {"priority": ticket.priority},
     }
 
 

@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 NOTIFY_KIND = "ticket_update"
 FORWARD_KIND = "forward"
+ALERT_KIND = "urgent_alert"  # an e-mail to the on-call address (ALERT_EMAIL) about an urgent ticket
+PHOTO_KIND = "photo_download"  # a Telegram or MMS photo to download into the media store
+RETRYABLE_STATUSES = ("failed", "dead")
 MAX_ERROR_CHARS = 2000
 
 
@@ -129,6 +132,22 @@ class OutboxStore:
             statement = statement.where(outbox.c.kind == kind)
         with read_transaction(self.engine) as conn:
             return [OutboxJob.from_row(row) for row in conn.execute(statement)]
+
+    def job(self, dedup_key: str) -> OutboxJob | None:
+        """The job with this dedup key, or None."""
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(select(outbox).where(outbox.c.dedup_key == dedup_key)).first()
+        return OutboxJob.from_row(row) if row else None
+
+    def retry_now(self, dedup_key: str, now: datetime) -> bool:
+        """Give a failed or dead job a fresh start (staff asked): due now, attempts counted from zero."""
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.dedup_key == dedup_key, outbox.c.status.in_(RETRYABLE_STATUSES))
+                .values(status="pending", attempts=0, next_attempt_at=now, locked_until=None)
+            )
+        return result.rowcount == 1
 
     def set_optout(self, channel: str, sender_id: str, opted_out: bool, now: datetime | None = None) -> None:
         """Record that a sender sent STOP (True) or START (False) on a channel."""

@@ -22,7 +22,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
-from bot.db import create_tables
+from bot.db import add_missing_columns, create_tables
+
+NORMAL_PRIORITY = "normal"
+URGENT_PRIORITY = "urgent"
 
 
 class UtcDateTime(TypeDecorator):
@@ -71,6 +74,14 @@ tickets = Table(
     Column("sender_id", String(200)),
     Column("contact", String(300)),
     Column("idempotency_key", String(200), unique=True),
+    # "urgent" for a danger (gas, fallen cable, flooding, collapse, fire): first in the console, staff alerted.
+    Column("priority", String(10), nullable=False, server_default=NORMAL_PRIORITY),
+    # The external back office's copy (OPEN311_FORWARD_URL): its id (or the token it gave until the id is known)
+    # and the last status and notes seen there, so that only a change of theirs is passed on to the citizen.
+    Column("external_id", String(200)),
+    Column("external_token", String(200)),
+    Column("external_status", String(8)),
+    Column("external_notes", Text),
     Index("ix_tickets_open_category", "status", "service_code"),
     Index("ix_tickets_sender", "channel", "sender_id"),
     Index("ix_tickets_requested", "requested_datetime"),
@@ -141,5 +152,7 @@ ticket_counters = Table(
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the ticket tables that do not exist yet (safe to call at every start)."""
+    """Create the ticket tables that do not exist yet and add the columns a database of an older Guichet lacks
+    (safe to call at every start)."""
     create_tables(metadata, engine)
+    add_missing_columns(tickets, engine)

@@ -19,14 +19,24 @@ from sqlalchemy.exc import IntegrityError
 from bot.clock import utc_now
 from bot.db import insert_ignoring_conflict, read_transaction, write_transaction
 from bot.town.media import MediaStore, media_store
+from bot.town.tickets.alerts import alert_payload
 from bot.town.tickets.categories import INITIAL_STATE, is_problem_type, open311_status
-from bot.town.tickets.intake import TELEGRAM_FILE_SCHEME, mask_description
+from bot.town.tickets.danger import is_dangerous
+from bot.town.tickets.intake import mask_description, pending_photo
 from bot.town.tickets.location import degrees_of_latitude, degrees_of_longitude, haversine_m, normalise_street
 from bot.town.tickets.model import DuplicateCandidate, HistoryEntry, RequestQuery, Ticket, TicketDraft, TicketView
 from bot.town.tickets.open311 import forward_form
-from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND, enqueue
+from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND, enqueue
+from bot.town.tickets.photos import photo_job_payload
 from bot.town.tickets.references import PREFIX_PATTERN, format_reference, parse_reference
-from bot.town.tickets.schema import subscriptions, ticket_counters, ticket_history, tickets
+from bot.town.tickets.schema import (
+    NORMAL_PRIORITY,
+    URGENT_PRIORITY,
+    subscriptions,
+    ticket_counters,
+    ticket_history,
+    tickets,
+)
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -52,6 +62,8 @@ class TicketStore:
         clock: Clock = utc_now,
         forward_new_tickets: bool = False,
         media: MediaStore | None = None,
+        alert_email: str | None = None,
+        console_url: str = "http://127.0.0.1:8000",
     ) -> None:
         if not PREFIX_PATTERN.fullmatch(prefix):
             raise ValueError(f"ticket prefix must be 2 to 6 letters, not {prefix!r}")
@@ -61,6 +73,8 @@ class TicketStore:
         self.clock = clock
         self.forward_new_tickets = forward_new_tickets
         self.media = media
+        self.alert_email = alert_email
+        self.console_url = console_url
 
     # Creation -----------------------------------------------------------------------------------------------
 
@@ -68,6 +82,8 @@ class TicketStore:
         """Store a new ticket with a fresh reference, or return the one created earlier with this idempotency key.
 
         Whatever the way in (conversation, call-back, Open311), what is stored is screened first: see `screen`.
+        A danger (seen by the conversation, or in the description) makes the ticket urgent: the on-call address
+        (`alert_email`) is then alerted by an outbox job written in the same transaction.
         """
         if not is_problem_type(draft.service_code):
             raise ValueError(f"unknown service_code {draft.service_code!r}")
@@ -85,13 +101,15 @@ class TicketStore:
 
     def screen(self, draft: TicketDraft) -> TicketDraft:
         """The draft as it may be stored: description masked (a phone or e-mail in it kept as the contact only),
-        and a photo only if it is in the town's media store (`media:<name>`) or a Telegram file still to fetch;
-        photo URLs of other hosts are dropped, never stored, shown or forwarded."""
+        and a photo only if it is in the town's media store (`media:<name>`) or still to download from its channel
+        (a Telegram file, an MMS on Twilio's API); photo URLs of other hosts are dropped, never stored, shown or
+        forwarded."""
+        urgent = draft.urgent or is_dangerous(draft.description)
         description, contact = mask_description(draft.description or "", draft.contact)
-        media_url = draft.media_url
-        if media_url and not media_url.startswith(TELEGRAM_FILE_SCHEME):
-            media_url = self.media.reference(media_url) if self.media is not None else None
-        return replace(draft, description=description, contact=contact, media_url=media_url)
+        media_url = pending_photo(draft.media_url)
+        if draft.media_url and media_url is None:
+            media_url = self.media.reference(draft.media_url) if self.media is not None else None
+        return replace(draft, description=description, contact=contact, media_url=media_url, urgent=urgent)
 
     def _create(self, draft: TicketDraft) -> Ticket:
         now = self.clock()
@@ -128,6 +146,7 @@ class TicketStore:
                     sender_id=draft.sender_id,
                     contact=draft.contact,
                     idempotency_key=draft.idempotency_key or None,
+                    priority=URGENT_PRIORITY if draft.urgent else NORMAL_PRIORITY,
                 )
             ).inserted_primary_key[0]
             conn.execute(
@@ -142,9 +161,22 @@ class TicketStore:
             if draft.subscribe_creator and draft.sender_id:
                 self._subscribe(conn, ticket_id, draft.channel, draft.sender_id, now)
             ticket = Ticket.from_row(conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one())
-            if self.forward_new_tickets:
-                enqueue(conn, FORWARD_KIND, f"forward:{ref}", forward_form(ticket), None, None, now)
+            self._enqueue_new_ticket_jobs(conn, ticket, now)
             return ticket
+
+    def _enqueue_new_ticket_jobs(self, conn: Connection, ticket: Ticket, now: datetime) -> None:
+        """What a new ticket sets going, in order: its photo's download from the channel, the urgent alert, the
+        forward."""
+        ref, pending = ticket.ref, pending_photo(ticket.media_url)
+        if pending:
+            # The citizen is the recipient: erasing them cancels the download with the rest of their jobs.
+            payload = photo_job_payload(ref, pending)
+            enqueue(conn, PHOTO_KIND, f"{PHOTO_KIND}:{ref}", payload, None, ticket.sender_id, now)
+        if ticket.urgent and self.alert_email:
+            payload = alert_payload(ticket, self.console_url)
+            enqueue(conn, ALERT_KIND, f"{ALERT_KIND}:{ref}", payload, "email", self.alert_email, now)
+        if self.forward_new_tickets:
+            enqueue(conn, FORWARD_KIND, f"forward:{ref}", forward_form(ticket), None, None, now)
 
     def _lock_counter(self, conn: Connection, year: int) -> int:
         """Lock this prefix/year counter row until commit (FOR UPDATE; SQLite holds the database write lock)."""
@@ -388,6 +420,52 @@ class TicketStore:
             row = conn.execute(select(tickets).where(tickets.c.id == ticket.id)).one()
         return Ticket.from_row(row)
 
+    # Photos and the external back office ----------------------------------------------------------------------
+
+    def attach_photo(self, ref: str, expected: str, media_url: str | None) -> bool:
+        """Replace the ticket's photo reference, only if it still is `expected` (an erasure may have cleared it)."""
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                update(tickets)
+                .where(tickets.c.service_request_id == ref, tickets.c.media_url == expected)
+                .values(media_url=media_url)
+            )
+        return result.rowcount == 1
+
+    def record_forward(self, ref: str, *, external_id: str | None = None, token: str | None = None) -> None:
+        """Keep the back office's id of a forwarded ticket (or the token it gave until the id is known)."""
+        values: dict[str, object] = {}
+        if external_id:
+            values["external_id"] = external_id[:200]
+        if token:
+            values["external_token"] = token[:200]
+        if values:
+            with write_transaction(self.engine) as conn:
+                conn.execute(update(tickets).where(tickets.c.service_request_id == ref).values(**values))
+
+    def forwarded_open(self, *, limit: int = MAX_REQUESTS) -> list[Ticket]:
+        """Open tickets the back office has (an id or a token), least recently checked first."""
+        statement = (
+            select(tickets)
+            .where(
+                tickets.c.status == "open",
+                or_(tickets.c.external_id.is_not(None), tickets.c.external_token.is_not(None)),
+            )
+            .order_by(tickets.c.updated_datetime, tickets.c.id)
+            .limit(limit)
+        )
+        with read_transaction(self.engine) as conn:
+            return [Ticket.from_row(row) for row in conn.execute(statement)]
+
+    def record_external_status(self, ref: str, status: str, notes: str | None) -> None:
+        """Remember what the back office last said, so only its next change is passed on."""
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(tickets)
+                .where(tickets.c.service_request_id == ref)
+                .values(external_status=status[:8], external_notes=notes)
+            )
+
     def _require(self, ref: str) -> Ticket:
         ticket = self.get_ticket(ref)
         if ticket is None:
@@ -411,4 +489,6 @@ def store_from_settings(settings: Settings | None = None, *, engine: Engine | No
         timezone=settings.timezone,
         forward_new_tickets=bool(settings.open311_forward_url),
         media=media_store(settings),
+        alert_email=settings.alert_email,
+        console_url=settings.effective_console_url,
     )

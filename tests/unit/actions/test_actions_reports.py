@@ -299,6 +299,17 @@ async def test_confirmed_report_becomes_one_ticket_with_channel_sender_and_conta
     assert again[0]["ticket_ref"] == ticket.ref
 
 
+@pytest.mark.parametrize(("warned", "priority"), [(True, "urgent"), (None, "normal")])
+async def test_a_report_that_got_the_emergency_numbers_becomes_an_urgent_ticket(
+    access: TicketsAccess, store: TicketStore, warned: bool | None, priority: str
+) -> None:
+    # The danger was told in an earlier message (« ça sent le gaz »); the description alone says nothing of it.
+    slots = COMPLETE | {"report_stage": "summary", "report_danger_warned": warned}
+    _, messages = await run(ActionReportCreate(access), tracker("oui", "affirm", slots=slots, form_turn=False))
+    ticket = store.get_ticket(messages[0]["ticket_ref"])
+    assert ticket is not None and ticket.priority == priority
+
+
 def confirmation_after_summary(*confirmations: str) -> Tracker:
     """The tracker of a « oui » whose summary was shown after message m5, the citizen having said « oui » before."""
     t = tracker("oui", "affirm", slots=COMPLETE | {"report_stage": "summary"}, form_turn=False,

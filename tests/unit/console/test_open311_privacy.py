@@ -122,3 +122,19 @@ async def test_the_back_office_key_gets_the_exact_position_and_a_signed_photo_ur
     assert f"/media/{name}?expires=" in keyed["media_url"]
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
     assert expired.status_code == 403
+
+
+async def test_a_telegram_photo_not_yet_downloaded_is_never_published_and_the_priority_always_is(
+    api: httpx.AsyncClient, tickets: TicketStore
+) -> None:
+    draft = TicketDraft("voirie", "odeur de gaz", "Rue Carnot", media_url="telegram-file:AgACAgQAAxkB",
+                        channel="telegram", sender_id="telegram:1")  # fmt: skip
+    ref = tickets.create_ticket(draft).ref
+
+    [public] = (await api.get(f"/requests/{ref}.json")).json()
+    [keyed] = (await api.get(f"/requests/{ref}.json", params={"api_key": API_KEY})).json()
+    listed = (await api.get("/requests.json", params={"api_key": API_KEY})).json()
+
+    assert public["media_url"] is None and keyed["media_url"] is None  # a file id is no URL: nothing is published
+    assert "telegram-file" not in str(listed) and "AgACAgQAAxkB" not in str(listed)
+    assert public["extended_attributes"] == keyed["extended_attributes"] == {"priority": "urgent"}

@@ -1,4 +1,5 @@
-"""Danger in a report (gas, fallen power line, flooding, fire) is recognised, traffic lights and potholes are not."""
+"""Danger in a report (gas, fallen power line, flooding, collapse, fire) is recognised; traffic lights and
+potholes are not."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ from bot.town.tickets.danger import Danger, detect_danger, is_dangerous
         ("incendie dans le parc", Danger.FIRE),
         ("une voiture a pris feu", Danger.FIRE),
         ("des flammes sortent du container", Danger.FIRE),
+        ("la chaussée s'est effondrée rue Carnot", Danger.COLLAPSE),
+        ("affaissement de la route avenue dufau", Danger.COLLAPSE),
+        ("un mur menace de tomber sur le trottoir", Danger.COLLAPSE),
+        ("la route s est enfoncee devant l ecole", Danger.COLLAPSE),
     ],
 )
 def test_citizen_describing_a_danger_is_recognised(text: str, kind: Danger) -> None:
