@@ -85,11 +85,18 @@ class Catalog:
         return self._street_index.search(text)
 
     def collection_for_street(
-        self, street: str | Street, today: date, count: int = 2, calendar: HolidayCalendar | None = None
+        self,
+        street: str | Street,
+        today: date,
+        count: int = 2,
+        calendar: HolidayCalendar | None = None,
+        number: int | None = None,
     ) -> StreetCollection:
-        """Sector and next collection dates per stream from `today`, for a street object, id or typed name.
+        """Sector and next collection dates per stream from `today`, for a street object, id or typed name, and the
+        house number when the street is split between sectors.
 
-        Raises StreetNotResolved when a typed name matches no street or several.
+        Raises StreetNotResolved when a typed name matches no street or several, HouseNumberNeeded when the street is
+        split and the number does not say which part.
         """
         if isinstance(street, str):
             if street in self.waste.streets:
@@ -99,7 +106,7 @@ class Catalog:
                 if len(matches) != 1:
                     raise StreetNotResolved(street, matches)
                 street = self.waste.streets[matches[0].id]
-        return collection_for(self.waste, street, today, count, calendar)
+        return collection_for(self.waste, street, today, count, calendar, number)
 
 
 def load_catalog(data_dir: Path | None = None) -> Catalog:
