@@ -212,9 +212,14 @@ class ValidateReportForm(FormValidationAction):
         return place(words[:MAX_LANDMARK_CHARS])  # a landmark in the citizen's own words
 
     async def _from_position(self, dispatcher: CollectingDispatcher, lat: float, lon: float) -> dict[str, Any]:
-        """A shared position, named after the nearest street when the streets have coordinates."""
-        catalog = (await self.access.services()).catalog
-        nearest = nearest_street(catalog.waste.streets.values(), lat, lon)
+        """A shared position, named after the nearest address of the town's address base, else the nearest street
+        that has coordinates."""
+        services = await self.access.services()
+        address = await asyncio.to_thread(services.geocoder.nearest, lat, lon)
+        if address is not None:
+            dispatcher.utter_message(response="utter_report_position_street", location=address.label)
+            return place(address.label, street=address.street, lat=lat, long=lon)
+        nearest = nearest_street(services.catalog.waste.streets.values(), lat, lon)
         if nearest is not None:
             dispatcher.utter_message(response="utter_report_position_street", location=nearest.name)
             return place(nearest.name, street=nearest.name, lat=lat, long=lon)

@@ -146,6 +146,18 @@ class Geocoder:
         """How many streets it knows."""
         return len(self._streets)
 
+    def nearest(self, lat: float, lon: float, max_distance_m: float = 50.0) -> AddressPoint | None:
+        """The numbered address closest to a position (a shared location), within `max_distance_m`."""
+        best: tuple[float, AddressPoint] | None = None
+        for street in self._streets.values():
+            for point in street.points:
+                if point.number is None:
+                    continue
+                distance = haversine_m(lat, lon, point.lat, point.lon)
+                if distance <= max_distance_m and (best is None or distance < best[0]):
+                    best = (distance, point)
+        return best[1] if best else None
+
     def _street(self, text: str) -> _Street | None:
         """The one street `text` names, closely enough; None when unknown, loose or ambiguous."""
         if not text.strip():

@@ -124,3 +124,17 @@ async def test_the_confirmed_report_becomes_a_ticket_with_lat_and_long(access, s
         slots["report_long"],
     )
     assert 43.29 < ticket.lat < 43.31 and -0.38 < ticket.long < -0.35  # type: ignore[operator]
+
+
+async def test_a_shared_position_is_named_after_the_nearest_address_and_keeps_its_own_coordinates(access):
+    forty = (await geocoder(access)).geocode("40 avenue de Lons")
+    assert forty is not None
+    lat, lon = forty.lat + 0.00003, forty.lon  # about 3 m away
+    t = tracker("", requested="report_location", metadata={"location": {"latitude": lat, "longitude": lon}})
+    slots, messages = await validate(access, t)
+    assert messages == [dict(messages[0], response="utter_report_position_street", location="40 Avenue de Lons")]
+    assert (slots["report_location"], slots["report_street"]) == ("40 Avenue de Lons", "Avenue de Lons")
+    assert (slots["report_lat"], slots["report_long"]) == (lat, lon)
+    far = tracker("", requested="report_location", metadata={"location": {"latitude": 43.35, "longitude": -0.30}})
+    slots, messages = await validate(access, far)
+    assert messages[0]["response"] == "utter_report_position_kept" and slots["report_street"] is None

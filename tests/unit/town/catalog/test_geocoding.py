@@ -160,3 +160,9 @@ def test_the_live_geocoder_answers_nothing_rather_than_failing_when_the_database
     store = AddressStore(create_engine_for(f"sqlite:///{tmp_path / 'missing' / 'a.db'}"))
     live = LiveGeocoder(store, DEMO)
     assert live.get().geocode("40 avenue de lons") is None
+
+
+def test_the_nearest_numbered_address_names_a_shared_position(geocoder):
+    n40 = LONS[2]
+    assert geocoder.nearest(n40.lat + 0.00002, n40.lon) == n40
+    assert geocoder.nearest(43.35, -0.30) is None  # further than 50 m from every address
