@@ -296,13 +296,9 @@ class AddressStore:
 
 
 def address_store_from_settings(settings: Settings | None = None) -> AddressStore:
-    """The address store of the processes (DATABASE_URL or the embedded SQLite file), its tables created."""
-    from bot.db import create_engine_for
-    from bot.settings import get_settings
+    """The address store of the processes: the catalog's database (DATABASE_URL or the embedded SQLite file)."""
+    from bot.town.catalog.store import store_from_settings
 
-    settings = settings or get_settings()
-    if settings.database_url is None:
-        settings.var_dir.mkdir(parents=True, exist_ok=True)
-    store = AddressStore(create_engine_for(settings.effective_database_url))
+    store = AddressStore(store_from_settings(settings).engine)
     store.create_schema()
     return store
