@@ -29,7 +29,7 @@ from bot.town.catalog.addresses import (
     AddressStore,
     address_store_from_settings,
 )
-from bot.town.catalog.matching import FuzzyIndex, fold, street_aliases
+from bot.town.catalog.matching import FuzzyIndex, fold, similarity, street_aliases, tokens
 from bot.town.tickets.location import haversine_m
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ _CORNER = re.compile(
 _CORNER_LEAD = re.compile(
     r"^.*\b(?:angle|coin|croisement|carrefour|intersection)\b\s+(?:(?:de|des|du|d|entre|la|l|le)\s+)*"
 )
+_AFTER_STREET = re.compile(r"\s(?:pres|devant|derriere|face|cote|niveau|vers|juste|entre|sur le|sur la|au bout)\s")
 _LEAD_WORDS = frozenset(
     "c est cest juste pile au aux niveau devant derriere en face a cote pres proche du de des le la l n no num "
     "numero vers sur dans il y j habite se situe trouve ici".split()
@@ -176,7 +177,9 @@ class Geocoder:
         if corner:
             return self._corner(corner.group(1), corner.group(2))
         tried: list[str] = []
-        for candidate in (folded, *(fold(part) for part in re.split(r"[,;(]", text)), _from_street_start(folded)):
+        start = _from_street_start(folded)
+        clauses = (fold(part) for part in re.split(r"[,;(]", text))
+        for candidate in (folded, *clauses, start, _AFTER_STREET.split(start)[0]):
             if candidate and candidate not in tried:
                 tried.append(candidate)
                 found = self._address(candidate)
@@ -189,6 +192,8 @@ class Geocoder:
         street = self._street(rest)
         if street is None:
             return None
+        if number is not None and not _names_only(rest, street.name):
+            return None  # « 2 trous rue Serviez »: the number may count something else; the street alone is tried next
         first = street.points[0]
         place = {"street": street.name, "postcode": first.postcode, "commune": first.commune}
         if number is None:
@@ -225,6 +230,12 @@ class Geocoder:
             postcode=a.postcode,
             commune=a.commune,
         )
+
+
+def _names_only(text: str, street: str) -> bool:
+    """Whether every word of `text` is a word (or a misspelling of one) of the street's name."""
+    name = tokens(street)
+    return all(any(similarity((word,), (part,)) >= SURE_SCORE for part in name) for word in tokens(text, True))
 
 
 def _from_street_start(folded: str) -> str:

@@ -42,13 +42,16 @@ def tokens(text: str, drop_numbers: bool = False) -> tuple[str, ...]:
 
 
 def street_aliases(name: str, aliases: Iterable[str] = ()) -> tuple[str, ...]:
-    """Shorter names citizens use for a street: without its type ("Serviez"), or just its last name ("Joffre")."""
+    """Shorter names citizens use for a street: without its type ("Serviez"), just its last name ("Joffre"), or its
+    type and last name ("rue Joffre")."""
     words = fold(name).split()
     found = list(aliases)
     if len(words) > 1 and words[0] in STREET_TYPES:
         found.append(" ".join(words[1:]))
     if len(words) > 2 and len(words[-1]) >= 4 and not words[-1].isdigit():
         found.append(words[-1])
+        if words[0] in STREET_TYPES:
+            found.append(f"{words[0]} {words[-1]}")
     return tuple(found)
 
 

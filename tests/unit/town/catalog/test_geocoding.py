@@ -49,6 +49,8 @@ def geocoder() -> Geocoder:
         ("avenue de Lons", "Avenue de Lons", "street"),
         ("rue serviez", "Rue Serviez", "street"),
         ("500 avenue de Lons", "500 Avenue de Lons", "street"),  # beyond the known numbers: the street only
+        ("40 avenue de lons près de la boulangerie", "40 Avenue de Lons", "housenumber"),
+        ("il y a 2 trous rue Serviez", "Rue Serviez", "street"),  # 2 counts the holes: not a house number
     ],
 )
 def test_typed_addresses_are_located_with_what_matched_and_how_precisely(geocoder, typed, label, precision):
@@ -166,3 +168,8 @@ def test_the_nearest_numbered_address_names_a_shared_position(geocoder):
     n40 = LONS[2]
     assert geocoder.nearest(n40.lat + 0.00002, n40.lon) == n40
     assert geocoder.nearest(43.35, -0.30) is None  # further than 50 m from every address
+
+
+def test_a_street_is_known_by_its_type_and_last_name():
+    found = Geocoder(read_ban_file(DEMO)).geocode("8 rue joffre")
+    assert found is not None and (found.label, found.precision) == ("8 Rue du Maréchal Joffre", "housenumber")
