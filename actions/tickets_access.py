@@ -57,7 +57,9 @@ class TicketsAccess:
         if self._addresses is not None:
             if self._live_geocoder is None:
                 self._live_geocoder = await asyncio.to_thread(self._addresses)  # opens the database once
-            geocoder = self._live_geocoder.current() or await asyncio.to_thread(self._live_geocoder.refresh)
+            geocoder = self._live_geocoder.current()
+            if geocoder is None:
+                geocoder = await asyncio.to_thread(self._live_geocoder.refresh)
             if geocoder is not self._services.geocoder:
                 self._services = dataclasses.replace(self._services, geocoder=geocoder)
         return self._services

@@ -105,12 +105,12 @@ class _Street:
 
     def interpolated(self, number: int) -> tuple[float, float] | None:
         """Between the closest lower and higher numbers of the same side (same parity), when both exist."""
-        side = [p for p in self.points if p.number is not None and p.number % 2 == number % 2 and not p.rep]
-        lower = max((p for p in side if p.number < number), key=lambda p: p.number, default=None)  # type: ignore[operator]
-        higher = min((p for p in side if p.number > number), key=lambda p: p.number, default=None)  # type: ignore[operator]
-        if lower is None or higher is None:
+        side = {p.number: p for p in self.points if p.number is not None and p.number % 2 == number % 2 and not p.rep}
+        below, above = [n for n in side if n < number], [n for n in side if n > number]
+        if not below or not above:
             return None
-        share = (number - lower.number) / (higher.number - lower.number)  # type: ignore[operator]
+        lower, higher = side[max(below)], side[min(above)]
+        share = (number - max(below)) / (min(above) - max(below))
         return lower.lat + share * (higher.lat - lower.lat), lower.lon + share * (higher.lon - lower.lon)
 
 
@@ -143,7 +143,8 @@ class Geocoder:
             drop_numbers=True,
         )
 
-    def __len__(self) -> int:
+    @property
+    def street_count(self) -> int:
         """How many streets it knows."""
         return len(self._streets)
 
@@ -195,20 +196,21 @@ class Geocoder:
         if number is not None and not _names_only(rest, street.name):
             return None  # « 2 trous rue Serviez »: the number may count something else; the street alone is tried next
         first = street.points[0]
-        place = {"street": street.name, "postcode": first.postcode, "commune": first.commune}
+
+        def found(position: tuple[float, float], label: str, precision: Precision, typed: str | None) -> Geocoded:
+            return Geocoded(*position, label, street.name, precision, typed, None, first.postcode, first.commune)
+
         if number is None:
-            lat, lon = street.centroid
-            return Geocoded(lat, lon, street.name, precision="street", **place)
+            return found(street.centroid, street.name, "street", None)
         typed = f"{number} {rep}".strip()
         label = f"{typed} {street.name}"
         point = street.numbered(number, rep)
         if point is not None:
-            return Geocoded(point.lat, point.lon, label, precision="housenumber", number=typed, **place)
+            return found((point.lat, point.lon), label, "housenumber", typed)
         between = street.interpolated(number)
         if between is not None:
-            return Geocoded(*between, label, precision="interpolated", number=typed, **place)
-        lat, lon = street.centroid  # a number beyond the known ones: somewhere on the street
-        return Geocoded(lat, lon, label, precision="street", number=typed, **place)
+            return found(between, label, "interpolated", typed)
+        return found(street.centroid, label, "street", typed)  # a number beyond the known ones: on the street
 
     def _corner(self, first_text: str, second_text: str) -> Geocoded | None:
         first, second = self._street(first_text), self._street(second_text)
@@ -271,7 +273,8 @@ class LiveGeocoder:
 
     def get(self) -> Geocoder:
         """The geocoder, checked against the table's version when a check is due (blocking: call off the loop)."""
-        return self.current() or self.refresh()
+        geocoder = self.current()
+        return geocoder if geocoder is not None else self.refresh()
 
     def refresh(self) -> Geocoder:
         """Check the version now and rebuild when it changed."""
@@ -285,7 +288,7 @@ class LiveGeocoder:
                 version = self._store.version()
                 if version != self._version:
                     self._geocoder, self._version = Geocoder(self._store.points()), version
-                    logger.info("Addresses version %s loaded (%s streets)", version, len(self._geocoder))
+                    logger.info("Addresses version %s loaded (%s streets)", version, self._geocoder.street_count)
             except (SQLAlchemyError, AddressFileError) as error:
                 if self._geocoder is None:
                     logger.warning("Addresses unavailable, typed places are not located: %s", error)
@@ -293,6 +296,7 @@ class LiveGeocoder:
                 else:
                     logger.warning("Addresses check failed; still using version %s: %s", self._version, error)
             self._checked = self._clock()
+            assert self._geocoder is not None  # set above, or an empty one after a failure
             return self._geocoder
 
 

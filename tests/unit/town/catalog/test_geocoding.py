@@ -173,3 +173,15 @@ def test_the_nearest_numbered_address_names_a_shared_position(geocoder):
 def test_a_street_is_known_by_its_type_and_last_name():
     found = Geocoder(read_ban_file(DEMO)).geocode("8 rue joffre")
     assert found is not None and (found.label, found.precision) == ("8 Rue du Maréchal Joffre", "housenumber")
+
+
+def test_an_empty_address_table_is_checked_again_only_when_due(tmp_path):
+    store = AddressStore(create_engine_for(f"sqlite:///{tmp_path / 'a.db'}"))
+    store.create_schema()
+    now = [0.0]
+    live = LiveGeocoder(store, None, check_seconds=1.0, clock=lambda: now[0])
+    empty = live.get()
+    assert empty.street_count == 0 and live.current() is empty  # an empty geocoder is still held between checks
+    store.replace([point(1, "Rue Tran", 43.3, -0.37)])
+    now[0] = 2.0
+    assert live.get().street_count == 1
