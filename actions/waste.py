@@ -27,6 +27,7 @@ STREET_SLOT = "street"  # the street id last answered for, so « et le verre ? �
 STREAM_SLOT = "waste_stream"  # the stream last asked about, kept while the street is asked for
 AWAITING_STREET = "waste_street"  # topic while the assistant waits for a street
 _HOLIDAY_WORDS = re.compile(r"f[eé]ri[eé]", re.I)
+_NUMBER_BEFORE = re.compile(r"\b(\d{1,4})\s*(?:bis|ter|quater|[a-d])?[\s,]*$", re.I)
 
 
 def _stream_asked(turn: Turn) -> str | None:
@@ -189,9 +190,17 @@ def _remembered(catalog: Catalog, value: object) -> tuple[str | None, int | None
 
 
 def _house_number(turn: Turn, typed: str) -> int | None:
-    """The house number typed with the street, or in the message around the address entity (« au 40 avenue… »)."""
+    """The house number typed with the street, just before the address entity (« au 40 [avenue de Lons] »), or
+    first in the message (« au 41 »)."""
     number = split_house_number(typed)[0]
-    return number if number is not None else split_house_number(turn.text)[0]
+    if number is not None:
+        return number
+    for item in turn.tracker.latest_message.get("entities") or []:
+        if item.get("entity") == "address" and isinstance(item.get("start"), int):
+            before = _NUMBER_BEFORE.search(turn.text[: item["start"]])
+            if before:
+                return int(before.group(1))
+    return split_house_number(turn.text)[0]
 
 
 def _is_bare_number(typed: str) -> bool:

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.catalog_followups import ActionCatalogFollowup
 from actions.waste import ActionWasteCollection
 from bot.town.catalog import Catalog
-from tests.unit.actions.catalog_turns import Said, paris, run, sample_town
+from tests.unit.actions.catalog_turns import Said, paris, run, sample_town, tracker
 
 TUESDAY = paris("2026-03-10 08:00")  # ISO week 11: green waste of the centre goes on even weeks
 
@@ -349,4 +349,18 @@ async def test_a_range_of_numbers_decides_the_sector(catalog):
     assert (low[0].pieces["sector"], high[0].pieces["sector"]) == (
         "Ouest (Lons, Buros)",
         "Nord (Saragosse, Ousse-des-Bois)",
+    )
+
+
+async def test_the_number_just_before_the_address_entity_is_the_house_number(catalog):
+    text = "quand passent les poubelles au 40 avenue de Lons ?"
+    t = tracker(text, "ask_waste_collection", {"address": "avenue de Lons"})
+    t.latest_message["entities"][0]["start"] = text.index("avenue")
+    dispatcher = CollectingDispatcher()
+    await ActionWasteCollection(catalog, lambda: TUESDAY).run(dispatcher, t, {})
+    (message,) = dispatcher.messages
+    assert (message["response"], message["street"], message["sector"]) == (
+        "utter_waste_summary",
+        "40 Avenue de Lons",
+        "Ouest (Lons, Buros)",
     )
