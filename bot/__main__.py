@@ -71,7 +71,7 @@ def cmd_import_adresses(args: argparse.Namespace) -> int:
     from bot.town.catalog.addresses import AddressFileError, address_store_from_settings
 
     try:
-        report = address_store_from_settings(get_settings()).import_file(Path(args.file))
+        report = address_store_from_settings(get_settings()).import_file(Path(args.file), _cli_actor())
     except AddressFileError as error:
         print(f"Import refusé, rien n'a été modifié : {args.file}, {error}", file=sys.stderr)
         return 1

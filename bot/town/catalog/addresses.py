@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, select
 from sqlalchemy.engine import Engine
 
 from bot.clock import utc_now
@@ -68,6 +68,17 @@ address_state = Table(
     Column("id", Integer, primary_key=True),
     Column("version", Integer, nullable=False),  # raised by every import: processes rebuild their geocoder
     Column("changed_at", String(32), nullable=False),
+)
+
+address_history = Table(
+    "address_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", Integer, nullable=False),
+    Column("changed_at", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),  # "cli:<user>", "seed:<file>"
+    Column("source", String(300), nullable=False),  # the file imported
+    Column("communes", Text, nullable=False),  # "64445 Pau: 1731", one commune a line
 )
 
 
@@ -257,8 +268,11 @@ class AddressStore:
             for row in rows
         ]  # fmt: skip
 
-    def replace(self, points: list[AddressPoint], *, only_if_empty: bool = False) -> AddressImport:
-        """Replace the addresses of every commune present in `points` by these, in one transaction.
+    def replace(
+        self, points: list[AddressPoint], actor: str, source: str, *, only_if_empty: bool = False
+    ) -> AddressImport:
+        """Replace the addresses of every commune present in `points` by these, in one transaction, and record who
+        imported which file in `address_history`.
 
         With `only_if_empty`, nothing is written (an empty report) when another process filled the table first.
         """
@@ -279,17 +293,29 @@ class AddressStore:
             connection.execute(
                 address_state.update().where(address_state.c.id == 1).values(version=version + 1, changed_at=now)
             )
+            summary = "\n".join(f"{insee} {name}: {count}" for insee, (name, count) in sorted(communes.items()))
+            connection.execute(
+                address_history.insert().values(
+                    version=version + 1, changed_at=now, actor=actor[:200], source=source[-300:], communes=summary
+                )
+            )
         return AddressImport(communes)
 
-    def import_file(self, path: Path) -> AddressImport:
+    def history(self, limit: int = 20) -> list[dict[str, object]]:
+        """The latest imports, newest first: version, changed_at, actor, source, communes."""
+        query = select(address_history).order_by(address_history.c.id.desc()).limit(limit)
+        with read_transaction(self.engine) as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def import_file(self, path: Path, actor: str) -> AddressImport:
         """Import a BAN CSV file (checked whole first: AddressFileError leaves the table untouched)."""
-        return self.replace(read_ban_file(path))
+        return self.replace(read_ban_file(path), actor, str(path))
 
     def seed(self, path: Path) -> bool:
         """Load `path` if no address was ever imported (first start); whether it did. A missing file is no error."""
         if self.version() > 0 or not path.exists():
             return False
-        seeded = bool(self.replace(read_ban_file(path), only_if_empty=True).communes)
+        seeded = bool(self.replace(read_ban_file(path), f"seed:{path.name}", str(path), only_if_empty=True).communes)
         if seeded:
             logger.info("Addresses seeded from %s", path)
         return seeded

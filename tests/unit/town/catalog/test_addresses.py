@@ -68,7 +68,7 @@ def test_a_good_file_is_imported_with_numbers_repetition_indexes_streets_and_pos
         line(12, "Rue Serviez", 43.29668, -0.36901, rep="bis"),
         line(99999, "Place Royale", 43.2949, -0.3712),  # a named place without a number
     )
-    report = store.import_file(path)
+    report = store.import_file(path, "cli:anne")
     assert report.count == 3 and report.communes == {"64445": ("Pau", 3)}
     points = {p.label: p for p in store.points()}
     assert set(points) == {"40 Avenue de Lons", "12 bis Rue Serviez", "Place Royale"}
@@ -81,13 +81,13 @@ def test_a_good_file_is_imported_with_numbers_repetition_indexes_streets_and_pos
 def test_importing_again_replaces_that_communes_addresses_and_leaves_the_others(store, tmp_path):
     pau = [line(n, "Avenue de Lons", 43.30 + n / 1e5, -0.377) for n in (2, 4, 6)]
     lons = line(1, "Avenue de Pau", 43.31, -0.40, insee="64348", commune="Lons")
-    store.import_file(ban_file(tmp_path, *pau, lons))
-    store.import_file(ban_file(tmp_path, *pau, lons))  # the same file again: nothing doubles
+    store.import_file(ban_file(tmp_path, *pau, lons), "cli:anne")
+    store.import_file(ban_file(tmp_path, *pau, lons), "cli:anne")  # the same file again: nothing doubles
     assert store.count() == 4
     version = store.version()
     # a newer file of Pau only, where number 6 is gone and 8 appeared
     newer = [line(n, "Avenue de Lons", 43.30 + n / 1e5, -0.377) for n in (2, 4, 8)]
-    assert store.import_file(ban_file(tmp_path, *newer, name="pau.csv")).communes == {"64445": ("Pau", 3)}
+    assert store.import_file(ban_file(tmp_path, *newer, name="pau.csv"), "cli:marc").communes == {"64445": ("Pau", 3)}
     assert sorted((p.insee, p.number) for p in store.points()) == [
         ("64348", 1),
         ("64445", 2),
@@ -95,6 +95,10 @@ def test_importing_again_replaces_that_communes_addresses_and_leaves_the_others(
         ("64445", 8),
     ]
     assert store.version() == version + 1
+    latest, before = store.history()[:2]  # who imported which file, and what it held
+    assert (latest["actor"], latest["communes"], latest["version"]) == ("cli:marc", "64445 Pau: 3", version + 1)
+    assert str(latest["source"]).endswith("pau.csv")
+    assert (before["actor"], before["communes"]) == ("cli:anne", "64348 Lons: 1\n64445 Pau: 3")
 
 
 @pytest.mark.parametrize(
@@ -111,10 +115,10 @@ def test_importing_again_replaces_that_communes_addresses_and_leaves_the_others(
     ],
 )
 def test_a_bad_line_is_refused_with_its_line_and_column_and_nothing_is_written(store, tmp_path, bad_line, expected):
-    store.import_file(ban_file(tmp_path, line(1, "Rue Tran", 43.2985, -0.369)))
+    store.import_file(ban_file(tmp_path, line(1, "Rue Tran", 43.2985, -0.369)), "cli:anne")
     path = ban_file(tmp_path, line(2, "Avenue de Lons", 43.3, -0.37), bad_line, name="bad.csv")
     with pytest.raises(AddressFileError) as refused:
-        store.import_file(path)
+        store.import_file(path, "cli:anne")
     assert str(refused.value).startswith(expected)
     assert [p.street for p in store.points()] == ["Rue Tran"]  # the earlier import is untouched
 
@@ -182,4 +186,5 @@ def test_an_empty_table_is_seeded_once_from_the_demonstration_file(store, tmp_pa
     count = store.count()
     assert count == len(read_ban_file(DEMO))
     assert store.seed(DEMO) is False and store.count() == count
+    assert [entry["actor"] for entry in store.history()] == [f"seed:{SEED_FILE}"]
     assert AddressStore(store.engine).seed(tmp_path / "none.csv") is False  # no file: nothing to do

@@ -151,7 +151,7 @@ def test_the_live_geocoder_seeds_an_empty_table_and_follows_later_imports(tmp_pa
     now = [0.0]
     live = LiveGeocoder(store, DEMO, check_seconds=1.0, clock=lambda: now[0])
     assert live.get().geocode("40 avenue de lons") is not None  # seeded at first use
-    store.replace([point(1, "Rue Inédite", 43.3, -0.37)])  # another commune's file? no: Pau replaced
+    store.replace([point(1, "Rue Inédite", 43.3, -0.37)], "cli:anne", "pau.csv")  # Pau's addresses replaced
     assert live.get().geocode("1 rue inedite") is None  # not checked again yet
     now[0] = 2.0
     assert live.get().geocode("1 rue inedite") is not None
@@ -182,6 +182,6 @@ def test_an_empty_address_table_is_checked_again_only_when_due(tmp_path):
     live = LiveGeocoder(store, None, check_seconds=1.0, clock=lambda: now[0])
     empty = live.get()
     assert empty.street_count == 0 and live.current() is empty  # an empty geocoder is still held between checks
-    store.replace([point(1, "Rue Tran", 43.3, -0.37)])
+    store.replace([point(1, "Rue Tran", 43.3, -0.37)], "cli:anne", "pau.csv")
     now[0] = 2.0
     assert live.get().street_count == 1
