@@ -53,3 +53,13 @@ def test_a_report_typed_at_40_avenue_de_lons_is_published_with_lat_and_long(stac
     assert expected is not None
     assert request["address"] == "40 Avenue de Lons" and request["service_code"] == "voirie"
     assert (request["lat"], request["long"]) == (round(expected.lat, 3), round(expected.lon, 3))
+
+
+def test_the_house_number_decides_the_collection_days_of_avenue_de_lons(stack: Stack) -> None:
+    sender = "habitant-avenue-de-lons"
+    asked = said(stack, sender, "quand passent les poubelles avenue de Lons ?")
+    assert "dépend du numéro" in asked, asked
+    odd = said(stack, sender, "au 41")
+    assert "41 Avenue de Lons" in odd and "Nord" in odd, odd
+    even = said(stack, "voisin-d-en-face", "quand passent les poubelles au 40 avenue de Lons ?")
+    assert "40 Avenue de Lons" in even and "Ouest" in even, even
