@@ -67,7 +67,7 @@ class Geocoded:
 
     lat: float
     lon: float
-    label: str  # as shown to the citizen: "40 Avenue de Lons", "angle Rue Serviez et Rue Carnot"
+    label: str  # as shown to the citizen: "40 Avenue de Lons", "Rue Serviez / Rue Carnot" (an intersection)
     street: str  # the street's name as the address base writes it (the first one of an intersection)
     precision: Precision
     number: str | None = None  # "40", "12 bis", as typed
@@ -225,7 +225,7 @@ class Geocoder:
         return Geocoded(
             (a.lat + b.lat) / 2,
             (a.lon + b.lon) / 2,
-            f"angle {first.name} et {second.name}",
+            f"{first.name} / {second.name}",
             street=first.name,
             precision="intersection",
             other_street=second.name,

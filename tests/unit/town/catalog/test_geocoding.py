@@ -96,6 +96,7 @@ def test_an_intersection_is_the_midpoint_of_the_closest_points_of_the_two_street
     found = geocoder.geocode(typed)
     assert found is not None and found.precision == "intersection"
     assert (found.street, found.other_street) == ("Rue Serviez", "Rue Carnot")
+    assert found.label == "Rue Serviez / Rue Carnot" and geocoder.geocode(found.label) == found
     end_of_serviez, start_of_carnot = SERVIEZ[-1], CARNOT[0]  # 12 bis Serviez and 1 Carnot are the closest pair
     assert found.lat == pytest.approx((end_of_serviez.lat + start_of_carnot.lat) / 2)
     assert found.lon == pytest.approx((end_of_serviez.lon + start_of_carnot.lon) / 2)
