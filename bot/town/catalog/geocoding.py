@@ -29,7 +29,15 @@ from bot.town.catalog.addresses import (
     AddressStore,
     address_store_from_settings,
 )
-from bot.town.catalog.matching import FuzzyIndex, fold, similarity, street_aliases, tokens
+from bot.town.catalog.matching import (
+    STREET_TYPES,
+    FuzzyIndex,
+    fold,
+    similarity,
+    street_aliases,
+    tokens,
+    word_similarity,
+)
 from bot.town.tickets.location import haversine_m
 
 if TYPE_CHECKING:
@@ -138,10 +146,15 @@ class Geocoder:
             grouped.setdefault(key, []).append(point)
             names.setdefault(key, point.street)
         self._streets = {key: _Street(names[key], tuple(found)) for key, found in grouped.items()}
-        self._index = FuzzyIndex(
-            ((key, street.name, street_aliases(street.name)) for key, street in self._streets.items()),
-            drop_numbers=True,
-        )
+        self._entries = {key: (key, street.name, street_aliases(street.name)) for key, street in self._streets.items()}
+        # The streets of each distinctive word of their names, so that a search ranks only the streets that share
+        # a word (or a misspelling of one) with what was typed, not the town's hundreds of streets.
+        self._by_word: dict[str, set[str]] = {}
+        for key, (_key, name, aliases) in self._entries.items():
+            for alias in (name, *aliases):
+                for word in tokens(alias, drop_numbers=True):
+                    if word not in STREET_TYPES:
+                        self._by_word.setdefault(word, set()).add(key)
 
     @property
     def street_count(self) -> int:
@@ -162,9 +175,17 @@ class Geocoder:
 
     def _street(self, text: str) -> _Street | None:
         """The one street `text` names, closely enough; None when unknown, loose or ambiguous."""
-        if not text.strip():
+        typed = [word for word in tokens(text, drop_numbers=True) if word not in STREET_TYPES]
+        keys = {
+            key
+            for word, found in self._by_word.items()
+            if any(word_similarity(typed_word, word) for typed_word in typed)
+            for key in found
+        }
+        if not keys:
             return None
-        matches = self._index.search(text, threshold=SURE_SCORE)
+        index = FuzzyIndex((self._entries[key] for key in sorted(keys)), drop_numbers=True)
+        matches = index.search(text, threshold=SURE_SCORE)
         return self._streets[matches[0].id] if len(matches) == 1 else None
 
     def geocode(self, text: str) -> Geocoded | None:

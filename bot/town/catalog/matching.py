@@ -73,6 +73,11 @@ def _word_ratio(a: str, b: str) -> float:
     return ratio if ratio >= _TOKEN_FLOOR else 0.0
 
 
+def word_similarity(a: str, b: str) -> float:
+    """How alike two folded words are, from 0 to 1; 0 below the floor under which they are different words."""
+    return _word_ratio(a, b)
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def similarity(query: tuple[str, ...], name: tuple[str, ...]) -> float:
     """How well a query matches a name, from 0 to 1 (1 only for the same words)."""
