@@ -1,12 +1,13 @@
 """Typed places to coordinates, from the town's address points (bot/town/catalog/addresses.py).
 
 Understood: « 40 avenue de Lons », « devant le 12 rue Serviez », « 12 r serviez », « 12 bis rue Carnot », « angle rue
-Serviez et rue Carnot » (the midpoint of the closest pair of points of the two streets), a street alone (its points'
-centroid, marked approximate), with the accents, abbreviations and typos `matching` tolerates. The answer says what
-was matched and how precisely: the house number itself, interpolated between the neighbouring numbers of the same
-side, the street only, or an intersection. When the street is unknown, matched too loosely or ambiguous (two streets
-as close, the same name in two communes), there is no answer: a wrong place given with confidence would send the
-town's crews to the wrong street, while no place only leaves the report to be located by hand.
+Serviez et rue Carnot » or « rue Serviez / rue Carnot » (the midpoint of the closest pair of points of the two streets,
+labelled the second way), a street alone (its points' centroid, marked approximate), with the accents, abbreviations
+and typos `matching` tolerates. The answer says what was matched and how precisely: the house number itself,
+interpolated between the neighbouring numbers of the same side, the street only, or an intersection. When the street
+is unknown, matched too loosely or ambiguous (two streets as close, the same name in two communes), there is no
+answer: a wrong place given with confidence would send the town's crews to the wrong street, while no place only
+leaves the report to be located by hand.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ SURE_SCORE = 0.85  # a street matched less closely than this could be another on
 MAX_CORNER_GAP_M = 120.0  # two streets whose closest points are further apart do not meet
 _STREET_WORDS = (
     r"rue|r|avenue|av|ave|boulevard|bd|bld|blvd|place|pl|cours|crs|chemin|ch|allees?|all|impasse|imp|route|rte"
-    r"|square|sq|quai|esplanade|passage|square|residence|lotissement|chaussee|promenade"
+    r"|square|sq|quai|esplanade|passage|residence|lotissement|chaussee|promenade"
 )
 _NUMBER = re.compile(r"^(\d{1,4})\s*(bis|ter|quater|[a-d])?\b\s*(.*)$")
 _STREET_START = re.compile(rf"\b(?:\d{{1,4}}\s*(?:bis|ter|quater|[a-d])?\s+)?(?:{_STREET_WORDS})\b.*$")
