@@ -3,6 +3,7 @@ contact), the danger warning, and which messages are left to the rules (question
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.tickets_access import TicketsAccess, tickets_access
+from bot.town.catalog.geocoding import Geocoder
 from bot.town.tickets import PROBLEM_TYPES
 from bot.town.tickets.danger import detect_danger, fold
 from bot.town.tickets.intake import house_number, is_skip, nearest_street, parse_contact, shared_location, shared_photo
@@ -178,14 +180,21 @@ class ValidateReportForm(FormValidationAction):
         if turn.requested == "report_location":
             if turn.leaves_required_step or turn.media_only:
                 return {}
-            return await self._from_words(dispatcher, address or turn.text, offer_choices=True)
+            return await self._from_words(dispatcher, address or turn.text, offer_choices=True, text=turn.text)
         if address and turn.requested is None and tracker.get_slot("report_location") is None:
-            return await self._from_words(dispatcher, address, offer_choices=False)
+            return await self._from_words(dispatcher, address, offer_choices=False, text=turn.text)
         return {}
 
-    async def _from_words(self, dispatcher: CollectingDispatcher, words: str, *, offer_choices: bool) -> dict[str, Any]:
-        """A typed address matched to the town's streets; "did you mean" buttons when several match."""
-        catalog = (await self.access.services()).catalog
+    async def _from_words(
+        self, dispatcher: CollectingDispatcher, words: str, *, offer_choices: bool, text: str = ""
+    ) -> dict[str, Any]:
+        """A typed address located with the town's addresses, else matched to the town's streets ("did you mean"
+        buttons when several match)."""
+        services = await self.access.services()
+        located = await asyncio.to_thread(located_place, services.geocoder, words, text)
+        if located:
+            return located
+        catalog = services.catalog
         matches = catalog.resolve_street(words)
         number = house_number(words)
         if len(matches) == 1:
@@ -203,9 +212,14 @@ class ValidateReportForm(FormValidationAction):
         return place(words[:MAX_LANDMARK_CHARS])  # a landmark in the citizen's own words
 
     async def _from_position(self, dispatcher: CollectingDispatcher, lat: float, lon: float) -> dict[str, Any]:
-        """A shared position, named after the nearest street when the streets have coordinates."""
-        catalog = (await self.access.services()).catalog
-        nearest = nearest_street(catalog.waste.streets.values(), lat, lon)
+        """A shared position, named after the nearest address of the town's address base, else the nearest street
+        that has coordinates."""
+        services = await self.access.services()
+        address = await asyncio.to_thread(services.geocoder.nearest, lat, lon)
+        if address is not None:
+            dispatcher.utter_message(response="utter_report_position_street", location=address.label)
+            return place(address.label, street=address.street, lat=lat, long=lon)
+        nearest = nearest_street(services.catalog.waste.streets.values(), lat, lon)
         if nearest is not None:
             dispatcher.utter_message(response="utter_report_position_street", location=nearest.name)
             return place(nearest.name, street=nearest.name, lat=lat, long=lon)
@@ -265,6 +279,17 @@ class ValidateReportForm(FormValidationAction):
 
     def validate_report_long(self, value: Any, *_: Any) -> dict[str, Any]:
         return {"report_long": value}
+
+
+def located_place(geocoder: Geocoder, words: str, text: str) -> dict[str, Any]:
+    """The location slots of a place the address base locates: the address entity, or the whole message when it
+    says more (« devant le 40 avenue de Lons » where the entity kept « avenue de Lons »). A street alone has no
+    position: its centroid may lie hundreds of metres from the problem, so it is matched by street instead."""
+    for candidate in dict.fromkeys(c for c in (words, text) if c):
+        found = geocoder.geocode(candidate)
+        if found is not None and not found.approximate:
+            return place(found.label, street=found.street, lat=found.lat, long=found.lon)
+    return {}
 
 
 def place(

@@ -18,12 +18,16 @@ from actions.catalog_access import (
 )
 from bot.town.catalog import WASTE_STREAMS, Catalog, StreamCollection, StreetCollection
 from bot.town.catalog.formatting import capitalized, format_date, format_day, join_french
+from bot.town.catalog.geocoding import split_house_number
 from bot.town.catalog.hours import FRENCH_WEEKDAYS
+from bot.town.catalog.waste import HouseNumberNeeded
 
 STREET_SLOT = "street"  # the street id last answered for, so « et le verre ? » needs no address again
+# (with ":<house number>" for a street split between sectors, whose number decides the sector)
 STREAM_SLOT = "waste_stream"  # the stream last asked about, kept while the street is asked for
 AWAITING_STREET = "waste_street"  # topic while the assistant waits for a street
 _HOLIDAY_WORDS = re.compile(r"f[eé]ri[eé]", re.I)
+_NUMBER_BEFORE = re.compile(r"\b(\d{1,4})\s*(?:bis|ter|quater|[a-d])?[\s,]*$", re.I)
 
 
 def _stream_asked(turn: Turn) -> str | None:
@@ -79,7 +83,7 @@ def utter_stream(turn: Turn, found: StreetCollection, stream_id: str) -> None:
     """How and when one stream is collected for the street."""
     stream = found.streams[stream_id]
     pieces = {
-        "street": found.street.name,
+        "street": found.place,
         "sector": found.sector.name,
         "stream": stream.stream.name,
         "Stream": capitalized(stream.stream.name),
@@ -116,7 +120,7 @@ def utter_summary(turn: Turn, found: StreetCollection) -> None:
     today = turn.now.date()
     door = [s for s in found.streams.values() if s.stream.mode == "porte_a_porte" and _when(s, today)]
     lines = "\n".join(f"- {s.stream.name} : {join_french(_when(s, today))}" for s in door)
-    turn.utter("utter_waste_summary", street=found.street.name, sector=found.sector.name, collections=lines)
+    turn.utter("utter_waste_summary", street=found.place, sector=found.sector.name, collections=lines)
     utter_holiday_changes(turn, [s for s in door if s.upcoming and (s.upcoming[0].moved or s.upcoming[0].cancelled)])
 
 
@@ -137,34 +141,72 @@ def answer_waste(turn: Turn) -> Events:
     if stream == "encombrants" and catalog.waste.streams.get(stream) is not None:
         utter_bulky(turn, StreamCollection(catalog.waste.streams[stream]))
         return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
+    street_id, number = _remembered(catalog, turn.tracker.get_slot(STREET_SLOT))
     typed = _street_text(turn)
     if typed is not None:
+        typed_number = _house_number(turn, typed)
         matches = catalog.resolve_street(typed)
         if not matches and (rest := turn.text_from_entity("address")) and rest != typed:
             typed, matches = (
                 rest,
                 catalog.resolve_street(rest),
             )  # the NLU cut the street short ("rue" of "rue de la paix")
-        if not matches:
+        if not matches and typed_number is not None and street_id and _is_bare_number(typed):
+            number = typed_number  # « 40 », the answer to "which number?" of the remembered street
+        elif not matches:
             utter_with_town_hall(turn, "utter_waste_street_unknown", asked=typed)
             return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
-        if len(matches) > 1 or not is_sure(matches):
+        elif len(matches) > 1 or not is_sure(matches):
             buttons = _street_buttons(catalog, [m.id for m in matches], stream)
             turn.utter("utter_ask_which_street", buttons, asked=typed)
             return [SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, AWAITING_STREET)]
-        street_id = matches[0].id
-    elif (remembered := turn.tracker.get_slot(STREET_SLOT)) in catalog.waste.streets:
-        street_id = remembered
-    else:
+        else:
+            street_id, number = matches[0].id, typed_number
+    elif street_id is None:
         return _ask_street(turn, stream)
-    found = catalog.collection_for_street(street_id, turn.now.date())
+    try:
+        found = catalog.collection_for_street(street_id, turn.now.date(), number=number)
+    except HouseNumberNeeded as needed:
+        turn.utter("utter_ask_house_number", street=needed.street.name)
+        return [SlotSet(STREET_SLOT, street_id), SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, AWAITING_STREET)]
     if stream:
         utter_stream(turn, found, stream)
     else:
         utter_summary(turn, found)
     if _HOLIDAY_WORDS.search(turn.text):
         turn.utter("utter_waste_holiday_rule", holiday_rule=found.holiday_rule.description)
-    return [SlotSet(STREET_SLOT, street_id), SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
+    remembered = f"{street_id}:{number}" if found.street.split else street_id
+    return [SlotSet(STREET_SLOT, remembered), SlotSet(STREAM_SLOT, stream), SlotSet(TOPIC_SLOT, "waste")]
+
+
+def _remembered(catalog: Catalog, value: object) -> tuple[str | None, int | None]:
+    """The street id and house number of the `street` slot ("avenue_de_lons:40"), if the street still exists."""
+    if not isinstance(value, str):
+        return None, None
+    street_id, _, number = value.partition(":")
+    if street_id not in catalog.waste.streets:
+        return None, None
+    return street_id, int(number) if number.isdigit() else None
+
+
+def _house_number(turn: Turn, typed: str) -> int | None:
+    """The house number typed with the street, just before the address entity (« au 40 [avenue de Lons] »), or
+    first in the message (« au 41 »)."""
+    number = split_house_number(typed)[0]
+    if number is not None:
+        return number
+    for item in turn.tracker.latest_message.get("entities") or []:
+        if item.get("entity") == "address" and isinstance(item.get("start"), int):
+            before = _NUMBER_BEFORE.search(turn.text[: item["start"]])
+            if before:
+                return int(before.group(1))
+    return split_house_number(turn.text)[0]
+
+
+def _is_bare_number(typed: str) -> bool:
+    """Whether the words are a house number alone (« 40 », « au 40 bis »)."""
+    number, _rep, rest = split_house_number(typed)
+    return number is not None and not rest
 
 
 class ActionWasteCollection(CatalogAction):

@@ -75,6 +75,28 @@ def cmd_import_annuaire(args: argparse.Namespace) -> int:
     return _catalog_command(keep_draft)
 
 
+def cmd_import_adresses(args: argparse.Namespace) -> int:
+    """Import a Base Adresse Nationale CSV file: each commune in it has its addresses replaced."""
+    from pathlib import Path
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.town.catalog.addresses import AddressFileError, address_store_from_settings
+
+    try:
+        report = address_store_from_settings(get_settings()).import_file(Path(args.file), _cli_actor())
+    except AddressFileError as error:
+        print(f"Import refusé, rien n'a été modifié : {args.file}, {error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:
+        print(f"Base de données indisponible : {error}", file=sys.stderr)
+        return 1
+    for insee, (name, count) in sorted(report.communes.items()):
+        print(f"  {name} ({insee}) : {count} adresses")
+    print(f"{report.count} adresses importées depuis {args.file}.")
+    return 0
+
+
 def cmd_ticket_set_status(args: argparse.Namespace) -> int:
     """Change a ticket's status; every follower is notified on the channel they used."""
     import getpass
@@ -365,6 +387,12 @@ def build_parser() -> argparse.ArgumentParser:
     annuaire.add_argument("file", help="the export, a JSON file")
     annuaire.add_argument("--out", help="also write the entries as a services YAML file")
     annuaire.set_defaults(func=cmd_import_annuaire)
+
+    adresses = sub.add_parser(
+        "import-adresses", help="import a Base Adresse Nationale CSV file (replaces its communes)"
+    )
+    adresses.add_argument("file", help="the BAN CSV file (adresse.data.gouv.fr, ';'-separated)")
+    adresses.set_defaults(func=cmd_import_adresses)
 
     staff = sub.add_parser("create-staff-user", help="create a console account")
     staff.add_argument("email")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from sanic import Sanic
@@ -13,6 +15,7 @@ from bot.console.media import MEDIA_ROUTE
 from bot.console.open311 import create_open311_blueprint
 from bot.console.pages import register_console
 from bot.settings import Settings, get_settings
+from bot.town.catalog.geocoding import Geocoded, LiveGeocoder, live_geocoder_from_settings
 from bot.town.media import MediaStore, media_signer, media_store
 from bot.town.privacy.retention import purge_daily
 from bot.town.tickets.async_store import AsyncTicketStore
@@ -30,14 +33,17 @@ def create_app(
     store: AsyncTicketStore | None = None,
     outbox_worker: OutboxWorker | None = None,
     name: str = "guichet_console",
+    geocode: Callable[[str], Geocoded | None] | None = None,
 ) -> Sanic:
-    """Build the console app; without an injected store it opens DATABASE_URL and also runs the outbox worker."""
+    """Build the console app; without an injected store it opens DATABASE_URL, runs the outbox worker, and locates
+    Open311 addresses with the database's address base."""
     settings = settings or get_settings()
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = MAX_REQUEST_BYTES
 
     if store is None:
         store = AsyncTicketStore(store_from_settings(settings))
+        geocode = geocode or _geocode_from_settings(settings)
         outbox_worker = outbox_worker or outbox_worker_from_settings(settings, store)
         engine = store.sync.engine
 
@@ -54,6 +60,7 @@ def create_app(
             api_key=settings.open311_api_key,
             timezone_name=settings.timezone,
             media_signer=media_signer(settings),
+            geocode=geocode,
         )
     )
     app.blueprint(create_demo_blueprint(settings.public_url, settings))
@@ -63,6 +70,20 @@ def create_app(
         if settings.open311_forward_url:
             _poll_back_office(app, back_office_poller(settings, store.sync), settings.open311_poll_minutes * 60)
     return app
+
+
+def _geocode_from_settings(settings: Settings) -> Callable[[str], Geocoded | None]:
+    """Locate an address with the live geocoder of DATABASE_URL, opened at first use (blocking: call in a thread)."""
+    opened: list[LiveGeocoder] = []
+    lock = threading.Lock()
+
+    def geocode(text: str) -> Geocoded | None:
+        with lock:
+            if not opened:
+                opened.append(live_geocoder_from_settings(settings))
+        return opened[0].get().geocode(text)
+
+    return geocode
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:

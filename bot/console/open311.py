@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hmac
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -14,6 +16,7 @@ from sanic.response import HTTPResponse, json
 
 from bot.clock import utc_now
 from bot.console.media import MEDIA_ROUTE
+from bot.town.catalog.geocoding import Geocoded
 from bot.town.media import MediaSigner, media_name
 from bot.town.tickets.async_store import AsyncTicketStore
 from bot.town.tickets.categories import PROBLEM_TYPES
@@ -167,8 +170,12 @@ def create_open311_blueprint(
     timezone_name: str = "Europe/Paris",
     clock: Callable[[], datetime] = utc_now,
     media_signer: MediaSigner | None = None,
+    geocode: Callable[[str], Geocoded | None] | None = None,
 ) -> Blueprint:
     """The GeoReport v2 endpoints over `store`; POST needs `api_key` (disabled when it is None).
+
+    A request posted with an `address_string` and no `lat`/`long` is located by `geocode` (blocking: run in a
+    thread) when the town's address base knows the address precisely (house number, interpolated, intersection).
 
     GET is public and publishes what `service_request` allows anyone to read. With the API key (`api_key` in the
     query), GET also gives exact coordinates and each photo as a URL of the console's media route signed by
@@ -219,6 +226,10 @@ def create_open311_blueprint(
         media = store.sync.media
         reference = media.reference if media is not None else lambda _url: None
         draft = _draft_from(fields, request.headers.get("idempotency-key"), reference)
+        if geocode is not None and draft.lat is None and draft.address:
+            found = await asyncio.to_thread(geocode, draft.address)
+            if found is not None and not found.approximate:
+                draft = dataclasses.replace(draft, lat=found.lat, long=found.lon, street=found.street)
         try:
             ticket = await store.create_ticket(draft)
         except ValueError as error:

@@ -16,7 +16,7 @@ from bot.town.catalog.documents import (
 )
 from bot.town.catalog.hours import HolidayCalendar
 from bot.town.catalog.loader import parse_procedures, parse_services, parse_waste
-from bot.town.catalog.matching import STREET_TYPES, FuzzyIndex, Match, fold, tokens
+from bot.town.catalog.matching import STREET_TYPES, FuzzyIndex, Match, street_aliases, tokens
 from bot.town.catalog.models import Procedure, Service, Street, WasteData
 from bot.town.catalog.waste import StreetCollection, collection_for
 
@@ -28,17 +28,6 @@ class StreetNotResolved(LookupError):
         self.text, self.candidates = text, candidates
         kind = "ambiguous" if candidates else "unknown"
         super().__init__(f"{kind} street {text!r}")
-
-
-def _street_aliases(street: Street) -> tuple[str, ...]:
-    """Shorter names citizens use: without the street type ("Serviez"), or just the last name ("Joffre")."""
-    words = fold(street.name).split()
-    aliases = list(street.aliases)
-    if len(words) > 1 and words[0] in STREET_TYPES:
-        aliases.append(" ".join(words[1:]))
-    if len(words) > 2 and len(words[-1]) >= 4 and not words[-1].isdigit():
-        aliases.append(words[-1])
-    return tuple(aliases)
 
 
 @dataclass
@@ -79,7 +68,7 @@ class Catalog:
     @functools.cached_property
     def _street_index(self) -> FuzzyIndex:
         streets = self.waste.streets.values()
-        return FuzzyIndex(((s.id, s.name, _street_aliases(s)) for s in streets), drop_numbers=True)
+        return FuzzyIndex(((s.id, s.name, street_aliases(s.name, s.aliases)) for s in streets), drop_numbers=True)
 
     def resolve_service(self, text: str) -> list[Match]:
         """Services matching what was typed: one when clear, several when ambiguous, none when unknown."""
@@ -96,11 +85,18 @@ class Catalog:
         return self._street_index.search(text)
 
     def collection_for_street(
-        self, street: str | Street, today: date, count: int = 2, calendar: HolidayCalendar | None = None
+        self,
+        street: str | Street,
+        today: date,
+        count: int = 2,
+        calendar: HolidayCalendar | None = None,
+        number: int | None = None,
     ) -> StreetCollection:
-        """Sector and next collection dates per stream from `today`, for a street object, id or typed name.
+        """Sector and next collection dates per stream from `today`, for a street object, id or typed name, and the
+        house number when the street is split between sectors.
 
-        Raises StreetNotResolved when a typed name matches no street or several.
+        Raises StreetNotResolved when a typed name matches no street or several, HouseNumberNeeded when the street is
+        split and the number does not say which part.
         """
         if isinstance(street, str):
             if street in self.waste.streets:
@@ -110,7 +106,7 @@ class Catalog:
                 if len(matches) != 1:
                     raise StreetNotResolved(street, matches)
                 street = self.waste.streets[matches[0].id]
-        return collection_for(self.waste, street, today, count, calendar)
+        return collection_for(self.waste, street, today, count, calendar, number)
 
 
 def load_catalog(data_dir: Path | None = None) -> Catalog:

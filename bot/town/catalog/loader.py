@@ -31,9 +31,11 @@ from bot.town.catalog.models import (
     Procedure,
     SeasonalPeriod,
     Service,
+    Side,
     StreamMode,
     StreamSchedule,
     Street,
+    StreetPart,
     TimeRange,
     WasteData,
     WasteSector,
@@ -286,10 +288,62 @@ def _drop_off_points(entry: EntryReader) -> dict[str, tuple[DropOffPoint, ...]]:
     return points
 
 
-def _sector(file: str, sector_id: str, raw: Any, streams: Mapping[str, WasteStream]) -> tuple[WasteSector, list[str]]:
+def _house_number(part: EntryReader, key: str) -> int | None:
+    value = part.data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 99999:
+        raise part.error(key, f"{show_value(value)} is not a house number")
+    return value
+
+
+def _street_items(entry: EntryReader) -> list[tuple[str, StreetPart | None]]:
+    """The sector's streets: a name (the whole street), or {name, side: even|odd|all, first, last} (a part of it)."""
+    value = entry.data.get("streets") or []
+    if not isinstance(value, list):
+        raise entry.error("streets", f"expected a list, got {show_value(value)}")
+    items: list[tuple[str, StreetPart | None]] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str) and item.strip():
+            items.append((item.strip(), None))
+            continue
+        part = EntryReader(entry.file, entry.entry, item, ("name", "side", "first", "last"), f"streets[{i}]")
+        side = cast(Side, part.choice("side", ("all", "even", "odd"), default="all"))
+        first, last = _house_number(part, "first"), _house_number(part, "last")
+        if first is not None and last is not None and last < first:
+            raise part.error("last", "is below first")
+        if side == "all" and first is None and last is None:
+            raise part.error("side", "a part needs a side (even or odd) or bounds (first, last)")
+        items.append((part.required_text("name"), StreetPart(entry.entry, side, first, last)))
+    return items
+
+
+def _sector(
+    file: str, sector_id: str, raw: Any, streams: Mapping[str, WasteStream]
+) -> tuple[WasteSector, list[tuple[str, StreetPart | None]]]:
     entry = EntryReader(file, sector_id, raw, ("id", "name", "collection", "drop_off_points", "streets"))
     sector = WasteSector(sector_id, entry.required_text("name"), _schedules(entry, streams), _drop_off_points(entry))
-    return sector, list(entry.texts("streets"))
+    return sector, _street_items(entry)
+
+
+def _add_street(
+    file: str, sector_id: str, index: int, streets: dict[str, Street], name: str, part: StreetPart | None
+) -> None:
+    """Add a whole street, or a part of a street, refusing a street in two sectors or two parts that overlap."""
+    street_id = slugify(name)
+    known = streets.get(street_id)
+    where = f"streets[{index}]"
+    if known is None:
+        streets[street_id] = Street(street_id, name, sector_id, parts=(part,) if part else ())
+        return
+    if part is None or not known.parts:
+        raise CatalogError(file, sector_id, where, f"'{name}' is already in sector '{known.sector}'")
+    for other in known.parts:
+        if other.overlaps(part):
+            raise CatalogError(
+                file, sector_id, where, f"'{name}': these numbers are already in sector '{other.sector}'"
+            )
+    streets[street_id] = Street(street_id, known.name, known.sector, known.aliases, (*known.parts, part))
 
 
 def load_waste(path: Path) -> WasteData:
@@ -316,13 +370,8 @@ def parse_waste(file: str, document: Any) -> WasteData:
     sectors: dict[str, WasteSector] = {}
     streets: dict[str, Street] = {}
     for sector_id, raw in entries_of(file, document, "sectors"):
-        sector, names = _sector(file, sector_id, raw, streams)
+        sector, items = _sector(file, sector_id, raw, streams)
         sectors[sector_id] = sector
-        for i, name in enumerate(names):
-            street_id = slugify(name)
-            if street_id in streets:
-                raise CatalogError(
-                    file, sector_id, f"streets[{i}]", f"'{name}' is already in sector '{streets[street_id].sector}'"
-                )
-            streets[street_id] = Street(street_id, name, sector_id)
+        for i, (name, part) in enumerate(items):
+            _add_street(file, sector_id, i, streets, name, part)
     return WasteData(streams, sectors, streets, _holiday_rule(file, document.get("holiday_rule")))

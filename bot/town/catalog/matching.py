@@ -41,6 +41,20 @@ def tokens(text: str, drop_numbers: bool = False) -> tuple[str, ...]:
     return tuple(w for w in words if w not in STOPWORDS and not (drop_numbers and (w.isdigit() or w in ("bis", "ter"))))
 
 
+def street_aliases(name: str, aliases: Iterable[str] = ()) -> tuple[str, ...]:
+    """Shorter names citizens use for a street: without its type ("Serviez"), just its last name ("Joffre"), or its
+    type and last name ("rue Joffre")."""
+    words = fold(name).split()
+    found = list(aliases)
+    if len(words) > 1 and words[0] in STREET_TYPES:
+        found.append(" ".join(words[1:]))
+    if len(words) > 2 and len(words[-1]) >= 4 and not words[-1].isdigit():
+        found.append(words[-1])
+        if words[0] in STREET_TYPES:
+            found.append(f"{words[0]} {words[-1]}")
+    return tuple(found)
+
+
 def slugify(text: str) -> str:
     """An id made from a name: "Rue du Maréchal Foch" -> "rue_du_marechal_foch"."""
     return fold(text).replace(" ", "_")
@@ -57,6 +71,11 @@ def _word_ratio(a: str, b: str) -> float:
         return 0.0
     ratio = matcher.ratio()
     return ratio if ratio >= _TOKEN_FLOOR else 0.0
+
+
+def word_similarity(a: str, b: str) -> float:
+    """How alike two folded words are, from 0 to 1; 0 below the floor under which they are different words."""
+    return _word_ratio(a, b)
 
 
 @functools.lru_cache(maxsize=1 << 14)

@@ -9,6 +9,7 @@ from typing import Literal
 Gender = Literal["m", "f"]
 StreamMode = Literal["porte_a_porte", "apport_volontaire", "rendez_vous"]
 WeekParity = Literal["all", "even", "odd"]
+Side = Literal["all", "even", "odd"]  # which house numbers of a street: both sides, even ones, odd ones
 
 WEEKDAYS: tuple[str, ...] = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -230,13 +231,51 @@ class WasteStream:
 
 
 @dataclass(frozen=True)
+class StreetPart:
+    """The house numbers of a street that belong to one sector: one side (even or odd) or both, within bounds."""
+
+    sector: str
+    side: Side = "all"
+    first: int | None = None  # the lowest number of the part (None: from the start of the street)
+    last: int | None = None  # the highest (None: to its end)
+
+    def covers(self, number: int) -> bool:
+        """Whether this house number belongs to the part."""
+        if self.side != "all" and (number % 2 == 0) != (self.side == "even"):
+            return False
+        return (self.first is None or number >= self.first) and (self.last is None or number <= self.last)
+
+    def overlaps(self, other: StreetPart) -> bool:
+        """Whether some house number would belong to both parts."""
+        if "all" not in (self.side, other.side) and self.side != other.side:
+            return False
+        low = max(self.first or 0, other.first or 0)
+        high = min(self.last if self.last is not None else 10**9, other.last if other.last is not None else 10**9)
+        return low <= high
+
+
+@dataclass(frozen=True)
 class Street:
-    """A street of the town and its collection sector."""
+    """A street of the town and its collection sector; a street split between sectors lists its parts."""
 
     id: str
     name: str
-    sector: str
+    sector: str  # the whole street's sector; for a split street, the sector of its first part
     aliases: tuple[str, ...] = ()
+    parts: tuple[StreetPart, ...] = ()
+
+    @property
+    def split(self) -> bool:
+        """Whether the house number decides the sector."""
+        return len({part.sector for part in self.parts}) > 1
+
+    def sector_for(self, number: int | None) -> str | None:
+        """The sector of a house number of this street; None when the number is needed, or belongs to no part."""
+        if not self.split:
+            return self.sector
+        if number is None:
+            return None
+        return next((part.sector for part in self.parts if part.covers(number)), None)
 
 
 @dataclass(frozen=True)

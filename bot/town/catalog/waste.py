@@ -51,12 +51,29 @@ class StreamCollection:
 
 @dataclass(frozen=True)
 class StreetCollection:
-    """The collection sector of a street and, per stream, how and when it is collected."""
+    """The collection sector of a street (of one house number, when the street is split) and, per stream, how and
+    when it is collected."""
 
     street: Street
     sector: WasteSector
     streams: dict[str, StreamCollection]
     holiday_rule: HolidayRule
+    number: int | None = None  # the house number that chose the sector of a split street
+
+    @property
+    def place(self) -> str:
+        """The street as answered: "40 Avenue de Lons" for a split street, else its name."""
+        if self.number is not None and self.street.split:
+            return f"{self.number} {self.street.name}"
+        return self.street.name
+
+
+class HouseNumberNeeded(LookupError):
+    """The street is split between sectors and no house number (or one in no part of it) was given."""
+
+    def __init__(self, street: Street, number: int | None = None) -> None:
+        self.street, self.number = street, number
+        super().__init__(f"{street.name}: the house number decides the sector (given: {number})")
 
 
 def apply_holiday_rule(regular: date, rule: HolidayRule, calendar: HolidayCalendar) -> Collection:
@@ -93,14 +110,23 @@ def next_collections(
 
 
 def collection_for(
-    waste: WasteData, street: Street, today: date, count: int = 2, calendar: HolidayCalendar | None = None
+    waste: WasteData,
+    street: Street,
+    today: date,
+    count: int = 2,
+    calendar: HolidayCalendar | None = None,
+    number: int | None = None,
 ) -> StreetCollection:
-    """The street's sector and, for every stream, its next collections, drop-off points or booking details."""
-    sector = waste.sectors[street.sector]
+    """The sector of the street (of that house number) and, per stream, its next collections, drop-off points or
+    booking details. HouseNumberNeeded when the street is split and the number does not say which part."""
+    sector_id = street.sector_for(number)
+    if sector_id is None:
+        raise HouseNumberNeeded(street, number)
+    sector = waste.sectors[sector_id]
     streams: dict[str, StreamCollection] = {}
     for stream_id in WASTE_STREAMS:
         stream = waste.streams[stream_id]
         schedule = sector.schedules.get(stream_id)
         upcoming = next_collections(schedule, waste.holiday_rule, today, count, calendar) if schedule else ()
         streams[stream_id] = StreamCollection(stream, schedule, upcoming, sector.drop_off_points.get(stream_id, ()))
-    return StreetCollection(street, sector, streams, waste.holiday_rule)
+    return StreetCollection(street, sector, streams, waste.holiday_rule, number)

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.catalog_followups import ActionCatalogFollowup
 from actions.waste import ActionWasteCollection
 from bot.town.catalog import Catalog
-from tests.unit.actions.catalog_turns import Said, paris, run, sample_town
+from tests.unit.actions.catalog_turns import Said, paris, run, sample_town, tracker
 
 TUESDAY = paris("2026-03-10 08:00")  # ISO week 11: green waste of the centre goes on even weeks
 
@@ -82,9 +82,9 @@ async def test_every_other_week_and_every_weekday_read_naturally(catalog):
         ActionWasteCollection,
         catalog,
         TUESDAY,
-        "dechets verts avenue de lons",
+        "dechets verts 40 avenue de lons",
         "ask_waste_collection",
-        {"address": "avenue de lons", "waste_stream": "dechets_verts"},
+        {"address": "40 avenue de lons", "waste_stream": "dechets_verts"},
     )
     household, _ = await run(
         ActionWasteCollection,
@@ -196,7 +196,7 @@ async def test_a_remembered_street_answers_et_le_verre(catalog):
         "et le verre ?",
         "inform",
         {"waste_stream": "verre"},
-        {"catalog_topic": "waste", "street": "avenue_de_lons"},
+        {"catalog_topic": "waste", "street": "avenue_de_lons:40"},
     )
     assert messages[0].response == "utter_waste_drop_off"
     assert messages[0].pieces["sector"] == "Ouest (Lons, Buros)"
@@ -266,3 +266,101 @@ async def test_a_street_the_nlu_cut_short_is_read_from_the_rest_of_the_message(c
     assert message["response"] == "utter_ask_which_street"
     assert message["asked"] == "rue de la paix"
     assert [b["title"] for b in message["buttons"]] == ["Boulevard de la Paix"]
+
+
+async def test_40_and_41_avenue_de_lons_are_collected_on_different_days(catalog):
+    """The avenue is split between sectors: even numbers in the west sector, odd ones in the north."""
+    even, even_events = await run(
+        ActionWasteCollection,
+        catalog,
+        TUESDAY,
+        "poubelles 40 avenue de lons",
+        "ask_waste_collection",
+        {"address": "40 avenue de lons", "waste_stream": "ordures_menageres"},
+    )
+    odd, _ = await run(
+        ActionWasteCollection,
+        catalog,
+        TUESDAY,
+        "j'habite au 41 avenue de Lons",
+        "ask_waste_collection",
+        {"address": "avenue de Lons", "waste_stream": "ordures_menageres"},  # the number outside the entity
+    )
+    assert (even[0].pieces["street"], even[0].pieces["sector"], even[0].pieces["days"]) == (
+        "40 Avenue de Lons",
+        "Ouest (Lons, Buros)",
+        "le mercredi et le samedi",
+    )
+    assert (odd[0].pieces["street"], odd[0].pieces["sector"], odd[0].pieces["days"]) == (
+        "41 Avenue de Lons",
+        "Nord (Saragosse, Ousse-des-Bois)",
+        "le mardi et le vendredi",
+    )
+    assert slot("street", "avenue_de_lons:40") in even_events
+
+
+async def test_a_split_street_without_number_asks_for_it_and_a_bare_number_answers(catalog):
+    asked, events = await run(
+        ActionWasteCollection,
+        catalog,
+        TUESDAY,
+        "poubelles avenue de lons",
+        "ask_waste_collection",
+        {"address": "avenue de lons"},
+    )
+    assert asked == [Said("utter_ask_house_number", {"street": "Avenue de Lons"}, [])]
+    assert events == [
+        slot("street", "avenue_de_lons"),
+        slot("waste_stream", None),
+        slot("catalog_topic", "waste_street"),
+    ]
+    answered, events = await run(
+        ActionCatalogFollowup,
+        catalog,
+        TUESDAY,
+        "au 41",
+        "inform",
+        {},
+        {"catalog_topic": "waste_street", "street": "avenue_de_lons"},
+    )
+    assert answered[0].response == "utter_waste_summary"
+    assert answered[0].pieces["street"] == "41 Avenue de Lons"
+    assert answered[0].pieces["sector"] == "Nord (Saragosse, Ousse-des-Bois)"
+    assert slot("street", "avenue_de_lons:41") in events
+
+
+async def test_a_range_of_numbers_decides_the_sector(catalog):
+    low, _ = await run(
+        ActionWasteCollection,
+        catalog,
+        TUESDAY,
+        "30 bd barbanegre",
+        "ask_waste_collection",
+        {"address": "30 bd barbanegre"},
+    )
+    high, _ = await run(
+        ActionWasteCollection,
+        catalog,
+        TUESDAY,
+        "31 bd barbanegre",
+        "ask_waste_collection",
+        {"address": "31 bd barbanegre"},
+    )
+    assert (low[0].pieces["sector"], high[0].pieces["sector"]) == (
+        "Ouest (Lons, Buros)",
+        "Nord (Saragosse, Ousse-des-Bois)",
+    )
+
+
+async def test_the_number_just_before_the_address_entity_is_the_house_number(catalog):
+    text = "quand passent les poubelles au 40 avenue de Lons ?"
+    t = tracker(text, "ask_waste_collection", {"address": "avenue de Lons"})
+    t.latest_message["entities"][0]["start"] = text.index("avenue")
+    dispatcher = CollectingDispatcher()
+    await ActionWasteCollection(catalog, lambda: TUESDAY).run(dispatcher, t, {})
+    (message,) = dispatcher.messages
+    assert (message["response"], message["street"], message["sector"]) == (
+        "utter_waste_summary",
+        "40 Avenue de Lons",
+        "Ouest (Lons, Buros)",
+    )
