@@ -62,12 +62,17 @@ def create_app(
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
-    """The worker that pushes ticket updates through the rasa server (and forwards to OPEN311_FORWARD_URL)."""
+    """The worker that pushes ticket updates and the satisfaction question through the rasa server (and forwards
+    to OPEN311_FORWARD_URL)."""
     from bot.town.notify import KindRouter, Notifier, RasaNotifier
     from bot.town.tickets.forward import Open311Forwarder
     from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
+    from bot.town.tickets.satisfaction import SATISFACTION_INTENT, SATISFACTION_KIND
 
-    notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
+    notifiers: dict[str, Notifier] = {
+        NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token),
+        SATISFACTION_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token, intent=SATISFACTION_INTENT),
+    }
     if settings.open311_forward_url:
         notifiers[FORWARD_KIND] = Open311Forwarder(settings.open311_forward_url)
     return OutboxWorker(OutboxStore(store.sync.engine), KindRouter(notifiers))
