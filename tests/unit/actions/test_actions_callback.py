@@ -13,14 +13,12 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.callback import ActionCallbackCancel, ActionCallbackCreate, ValidateCallbackForm, callback_channel
 from actions.handoff import HandoffAccess
-from actions.satisfaction import ActionSatisfactionAnswer
 from actions.tickets_access import TicketsAccess, open_services
 from bot.db import create_engine_for
 from bot.settings import ROOT
 from bot.town.catalog import PARIS, load_catalog
 from bot.town.handoff import AgentPresence, FakeConversationControl, HandoffSweeper
-from bot.town.tickets import TicketDraft, TicketStore
-from bot.town.tickets.satisfaction import SatisfactionStore
+from bot.town.tickets import TicketStore
 
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 CHANNEL, SENDER = "sms", "sms:7a1b"
@@ -149,20 +147,3 @@ async def test_declining_forgets_the_number_and_ends_the_form(access: TicketsAcc
     assert events[0] == {"event": "active_loop", "timestamp": None, "name": None}
     assert [m["response"] for m in messages] == ["utter_callback_cancelled"]
     assert await (await access.services()).contacts.get(callback_channel(CHANNEL), SENDER) is None
-
-
-@pytest.mark.parametrize(
-    ("intent", "satisfied", "response"),
-    [("affirm", True, "utter_satisfaction_thanks"), ("deny", False, "utter_satisfaction_sorry")],
-)
-async def test_the_satisfaction_answer_is_stored_on_the_ticket(
-    access: TicketsAccess, store: TicketStore, intent: str, satisfied: bool, response: str
-) -> None:
-    await access.services()  # tables created
-    ref = store.create_ticket(TicketDraft("voirie", "un trou", channel=CHANNEL, sender_id=SENDER)).ref
-    store.set_status(ref, "traite", actor="agent")
-
-    _, messages = await run(ActionSatisfactionAnswer(access), tracker("1", intent, ticket_ref=ref))
-
-    assert [m["response"] for m in messages] == [response]
-    assert SatisfactionStore(store.engine).answer_of(ref) is satisfied
