@@ -12,6 +12,7 @@ import pytest
 from bot.db import create_engine_for
 from bot.town.notify import FakeNotifier, RasaNotifier
 from bot.town.privacy.erasure import erase_sender
+from bot.town.privacy.retention import purge
 from bot.town.tickets import OutboxStore, OutboxWorker, TicketDraft, TicketStore, create_schema
 from bot.town.tickets.model import OutboxJob
 from bot.town.tickets.satisfaction import SATISFACTION_INTENT, SATISFACTION_KIND, SatisfactionStore
@@ -121,3 +122,15 @@ async def test_the_question_reaches_the_rasa_server_as_the_satisfaction_intent()
     (call,) = calls
     assert call.url.path == f"/conversations/{SENDER}/trigger_intent"
     assert json.loads(call.content) == {"name": "EXTERNAL_satisfaction", "entities": {"ticket_ref": "PAU-2026-000001"}}
+
+
+def test_retention_keeps_the_answer_but_forgets_who_gave_it(engine) -> None:  # type: ignore[no-untyped-def]
+    ref = report(TicketStore(engine, clock=lambda: NOW - timedelta(days=400)))
+    TicketStore(engine, clock=lambda: NOW - timedelta(days=300)).set_status(ref, "traite", actor="agent")
+    assert SatisfactionStore(engine).record(ref, "telegram", SENDER, True, NOW - timedelta(days=300))
+
+    purge(engine, timedelta(days=180), now=NOW)
+
+    assert SatisfactionStore(engine).answer_of(ref) is True
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT sender_id FROM ticket_satisfaction").scalars().all() == [""]
