@@ -1,4 +1,4 @@
-"""Human handoff: a person during the town hall's opening hours (the conversation pauses), a call-back otherwise."""
+"""Human handoff: live when an agent is present in the console (the conversation pauses), a call-back otherwise."""
 
 from __future__ import annotations
 
@@ -6,95 +6,102 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.report_form import identity
 from actions.tickets_access import TicketsAccess, tickets_access
-from bot.settings import town_now
-from bot.town.catalog import PARIS
-from bot.town.catalog.formatting import format_date
-from bot.town.handoff import (
-    TOWN_HALL,
-    HandoffStore,
-    callback_draft,
-    callback_due,
-    create_handoff_schema,
-    staff_available,
-)
+from bot.settings import get_settings
+from bot.town.handoff import AgentPresence, HandoffStore, create_handoff_schema, estimate_wait_minutes
 
 logger = logging.getLogger(__name__)
 
 
 class HandoffAccess:
-    """The handoff queue on the ticket store's database, its table created on first use."""
+    """The handoff queue and the agents' presence on the ticket store's database, the tables created on first use."""
 
-    def __init__(self, tickets: TicketsAccess | None = None, store: HandoffStore | None = None) -> None:
+    def __init__(
+        self,
+        tickets: TicketsAccess | None = None,
+        store: HandoffStore | None = None,
+        presence: AgentPresence | None = None,
+    ) -> None:
         self.tickets = tickets
         self._store = store
+        self._presence = presence
         self._lock = asyncio.Lock()
 
     async def store(self) -> HandoffStore:
         """The queue, opened the first time it is asked for."""
-        if self._store is None:
+        await self._open()
+        assert self._store is not None
+        return self._store
+
+    async def presence(self) -> AgentPresence:
+        """Who is « disponible » in the console (HANDOFF_PRESENCE_SECONDS decides when a silent page is absent)."""
+        await self._open()
+        assert self._presence is not None
+        return self._presence
+
+    async def _open(self) -> None:
+        if self._store is None or self._presence is None:
             async with self._lock:
-                if self._store is None:
+                if self._store is None or self._presence is None:
                     engine = (await (self.tickets or tickets_access()).services()).tickets.sync.engine
                     await asyncio.to_thread(create_handoff_schema, engine)
-                    self._store = HandoffStore(engine)
-        return self._store
+                    self._store = self._store or HandoffStore(engine)
+                    self._presence = self._presence or AgentPresence(
+                        engine, presence_seconds=get_settings().handoff_presence_seconds
+                    )
 
 
 _shared_access = HandoffAccess()  # opens nothing until an action first runs
 
 
-class ActionRequestHuman(Action):
-    """Queues the conversation for staff and pauses it when the town hall is open; a call-back ticket otherwise."""
+def shared_handoff_access() -> HandoffAccess:
+    """The process-wide handoff access (the call-back actions link their ticket to the request)."""
+    return _shared_access
 
-    def __init__(
-        self,
-        access: HandoffAccess | None = None,
-        clock: Callable[[], datetime] = town_now,
-        stamp: Callable[[], float] = time.time,
-    ) -> None:
+
+class ActionRequestHuman(Action):
+    """Queues the conversation for an agent present in the console and pauses it (handoff_mode live), telling the
+    citizen their place and a realistic wait; with nobody present, sets handoff_mode callback (callback_form)."""
+
+    def __init__(self, access: HandoffAccess | None = None, stamp: Callable[[], float] = time.time) -> None:
         self._access = access
-        self._clock = clock  # the town's time: opening hours and the call-back day (CLOCK_OVERRIDE can fix it)
-        self._stamp = stamp  # when the request was made, for the queue and its timeout
+        self._stamp = stamp  # when the request was made, for the queue, presence and the timeout (real time)
 
     def name(self) -> str:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         access = self._access or _shared_access
-        services = await (access.tickets or tickets_access()).services()
         channel, sender_id = identity(tracker)
-        now = self._clock()
+        now = self._stamp()
         try:
-            if staff_available(services.catalog, now):
-                store = await access.store()
-                await asyncio.to_thread(store.open_request, sender_id, channel, self._stamp())
-                dispatcher.utter_message(response="utter_handoff_waiting")
-                return [ConversationPaused()]
-            due = callback_due(now)
-            key = f"callback:{channel}:{sender_id}:{tracker.latest_message.get('message_id') or int(self._stamp())}"
-            ticket = await services.tickets.create_ticket(callback_draft(channel, sender_id, key, due))
-        except Exception:  # the database is down: say so honestly, with the number to call
-            logger.exception("handoff request of %s could not be recorded", sender_id)
-            phone = services.catalog.service(TOWN_HALL).phone or ""
-            dispatcher.utter_message(response="utter_handoff_unavailable", phone=phone)
-            return []
-        dispatcher.utter_message(
-            response="utter_handoff_callback", ticket_ref=ticket.ref, callback_date=format_date(due)
-        )
-        return []
+            presence, store = await access.presence(), await access.store()
+            agents = await asyncio.to_thread(presence.available_agents, now)
+            if agents:
+                request = await asyncio.to_thread(store.open_request, sender_id, channel, now)
+                place = await asyncio.to_thread(store.queue_place, request.id)
+                history = await asyncio.to_thread(store.recent_take_seconds, now)
+                dispatcher.utter_message(
+                    response="utter_handoff_waiting",
+                    queue_place=max(1, place),
+                    wait_minutes=estimate_wait_minutes(place, history, len(agents)),
+                )
+                return [SlotSet("handoff_mode", "live"), ConversationPaused()]
+        except Exception:  # the queue cannot be read: a call-back is still possible, and honest
+            logger.exception("handoff request of %s could not be queued", sender_id)
+        dispatcher.utter_message(response="utter_handoff_callback_offer")
+        return [SlotSet("handoff_mode", "callback")]
 
 
 class ActionHandoffUpdate(Action):
-    """Tells the citizen how the handoff ended: the agent handed back, or nobody came and a call-back is booked."""
+    """Tells the citizen how the handoff ended: the agent handed back, or nobody came and a call-back is offered."""
 
     def __init__(self, access: HandoffAccess | None = None) -> None:
         self._access = access
@@ -103,18 +110,10 @@ class ActionHandoffUpdate(Action):
         return "action_handoff_update"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        access = self._access or _shared_access
-        store = await access.store()
+        store = await (self._access or _shared_access).store()
         request = await asyncio.to_thread(store.latest_closed, tracker.sender_id)
-        if request is None or request.outcome != "no_agent" or not request.callback_ref:
-            dispatcher.utter_message(response="utter_handoff_ended")
-            return []
-        tickets = (await (access.tickets or tickets_access()).services()).tickets
-        ticket = await tickets.get_ticket(request.callback_ref)
-        due = ticket.expected_datetime if ticket and ticket.expected_datetime else None
-        dispatcher.utter_message(
-            response="utter_handoff_no_agent",
-            ticket_ref=request.callback_ref,
-            callback_date=format_date(due.astimezone(PARIS).date()) if due else "",
-        )
-        return []
+        if request is not None and request.outcome == "no_agent" and not request.callback_ref:
+            dispatcher.utter_message(response="utter_handoff_no_agent")
+            return [SlotSet("handoff_mode", "callback")]
+        dispatcher.utter_message(response="utter_handoff_ended")
+        return [SlotSet("handoff_mode", None)]

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     session_expiration_minutes: int = 60
     console_session_minutes: int = Field(default=60, description="Idle minutes before a staff console session expires.")
     handoff_timeout_seconds: int = Field(default=300, description="Wait before a handoff turns to a call-back.")
+    handoff_presence_seconds: int = Field(
+        default=30, description="An agent « disponible » whose console page has not polled for this long is absent."
+    )
     retention_days: int = 180
 
     @validator("clock_override", "media_dir", "smtp_url", "alert_email", "console_url", pre=True)

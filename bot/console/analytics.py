@@ -28,6 +28,7 @@ from bot.console.conversations import (
     events_table_exists,
     json_field,
 )
+from bot.town.tickets.satisfaction import SatisfactionRate, SatisfactionStore
 
 CONFIDENCE_BINS = 10
 TOP_INTENTS = 10
@@ -51,6 +52,8 @@ class Analytics:
     tickets_available: bool = False
     tickets_per_category: list[tuple[str, int]] = field(default_factory=list)
     median_hours_to_done: float | None = None
+    satisfaction_per_category: list[SatisfactionRate] = field(default_factory=list)
+    satisfaction_per_channel: list[SatisfactionRate] = field(default_factory=list)
 
     @property
     def fallback_rate(self) -> float | None:
@@ -161,6 +164,9 @@ def _ticket_figures(engine: Engine, result: Analytics, tz: ZoneInfo) -> None:
         done = conn.execute(time_to_done, params).all() if "ticket_history" in tables else []
     hours = [(d - r).total_seconds() / 3600 for r, d in done if r is not None and d is not None]
     result.median_hours_to_done = statistics.median(hours) if hours else None
+    if "ticket_satisfaction" in tables:
+        aware = (lower.replace(tzinfo=timezone.utc), upper.replace(tzinfo=timezone.utc))
+        result.satisfaction_per_category, result.satisfaction_per_channel = SatisfactionStore(engine).rates(*aware)
 
 
 def analytics_charts(a: Analytics) -> dict[str, Markup]:
@@ -215,7 +221,25 @@ def analytics_tables(a: Analytics) -> dict[str, tuple[list[str], list[list[Any]]
             [list(p) for p in zip(a.confidence_bins, a.confidence_histogram, strict=True)],
         ),
         "tickets": (["Catégorie", "Tickets"], [list(pair) for pair in a.tickets_per_category]),
+        "satisfaction_category": (
+            ["Catégorie", *SATISFACTION_HEADERS],
+            _satisfaction_rows(a.satisfaction_per_category),
+        ),
+        "satisfaction_channel": (
+            ["Canal", *SATISFACTION_HEADERS],
+            _satisfaction_rows(a.satisfaction_per_channel, {**CHANNEL_LABELS, "webchat": CHANNEL_LABELS["web"]}),
+        ),
     }
+
+
+SATISFACTION_HEADERS = ["Réponses", "👍 Satisfaits", "Taux de satisfaction"]
+
+
+def _satisfaction_rows(rates: list[SatisfactionRate], labels: dict[str, str] | None = None) -> list[list[Any]]:
+    def shown(rate: float | None) -> str:
+        return "—" if rate is None else f"{rate * 100:.0f} %"
+
+    return [[(labels or {}).get(r.key, r.key), r.answered, r.satisfied, shown(r.rate)] for r in rates]
 
 
 def analytics_csv(analytics: Analytics) -> str:
@@ -238,6 +262,12 @@ def analytics_csv(analytics: Analytics) -> str:
         writer.writerow(["confiance", label, "", n])
     for code, n in analytics.tickets_per_category:
         writer.writerow(["tickets_par_categorie", code, "", n])
+    for section, rates in (
+        ("satisfaction_par_categorie", analytics.satisfaction_per_category),
+        ("satisfaction_par_canal", analytics.satisfaction_per_channel),
+    ):
+        for rate in rates:
+            writer.writerow([section, rate.key, "", _ratio(rate.rate)])
     if analytics.median_hours_to_done is not None:
         writer.writerow(["delai_median_traite_heures", "", "", f"{analytics.median_hours_to_done:.1f}"])
     return out.getvalue()

@@ -89,11 +89,15 @@ def _geocode_from_settings(settings: Settings) -> Callable[[str], Geocoded | Non
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
     """The worker of every outbox job: ticket updates through the rasa server, Telegram and MMS photos into the
     media store (TELEGRAM_TOKEN; TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN), urgent alerts by e-mail (SMTP_URL),
-    forwards to OPEN311_FORWARD_URL."""
+    forwards to OPEN311_FORWARD_URL, and the satisfaction question once a ticket is closed."""
     from bot.town.notify import KindRouter, Notifier, RasaNotifier
     from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
+    from bot.town.tickets.satisfaction import SATISFACTION_INTENT, SATISFACTION_KIND
 
-    notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
+    notifiers: dict[str, Notifier] = {
+        NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token),
+        SATISFACTION_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token, intent=SATISFACTION_INTENT),
+    }
     telegram_token, twilio = settings.telegram_token, (settings.twilio_account_sid, settings.twilio_auth_token)
     if telegram_token or all(twilio):
         from bot.town.tickets.photos import PhotoFetcher, TelegramFiles, TwilioMedia

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from bot.console.conversations import channel_of, events, events_table_exists
 from bot.console.web import HERE, SECURITY_HEADERS, Console, form_value, int_value, staff_guard
 from bot.town.handoff import (
+    AgentPresence,
     ConversationControl,
     HandoffConflict,
     HandoffError,
@@ -91,22 +92,18 @@ def queue_view(engine: Engine, store: HandoffStore) -> list[tuple[HandoffRequest
 
 
 def register_handoff_pages(app: Sanic, console: Console, tickets: TicketStore) -> HandoffStore:
-    """Mount /handoffs and run the sweeper that turns unanswered requests into call-back tickets."""
+    """Mount /handoffs and run the sweeper that gives unanswered requests back to the bot (which offers a call-back).
+
+    `tickets` is the console's ticket store: the handoff tables live on the same database, created after it.
+    """
     settings = console.settings
     store = HandoffStore(console.engine)
+    presence = AgentPresence(console.engine, presence_seconds=settings.handoff_presence_seconds)
     control: ConversationControl = getattr(app.ctx, "handoff_control", None) or RasaConversationControl(
         settings.rasa_url, settings.rasa_token or _token_file(settings.var_dir / "rasa_token")
     )
-    town = settings.town_clock(real=lambda: datetime.fromtimestamp(console.clock(), timezone.utc))
-    sweeper = HandoffSweeper(
-        store,
-        tickets,
-        control,
-        timeout_seconds=settings.handoff_timeout_seconds,
-        clock=console.clock,
-        town_now=town.now,
-    )
-    app.blueprint(create_handoff_blueprint(console, store, control))
+    sweeper = HandoffSweeper(store, control, timeout_seconds=settings.handoff_timeout_seconds, clock=console.clock)
+    app.blueprint(create_handoff_blueprint(console, store, control, presence))
 
     @app.before_server_start
     async def _create_handoff_schema(_app: Sanic, _loop: object) -> None:
@@ -132,8 +129,14 @@ def _token_file(path: Any) -> str | None:
         return None
 
 
-def create_handoff_blueprint(console: Console, store: HandoffStore, control: ConversationControl) -> Blueprint:
-    """The staff routes of the live handoff."""
+def create_handoff_blueprint(
+    console: Console, store: HandoffStore, control: ConversationControl, presence: AgentPresence
+) -> Blueprint:
+    """The staff routes of the live handoff (every one for signed-in staff only, POSTs with the CSRF token).
+
+    The queue page and the live conversation page poll while they are open: each poll renews the presence of an agent
+    who is « disponible », so a closed tab makes them absent after HANDOFF_PRESENCE_SECONDS.
+    """
     bp = Blueprint(f"console_handoffs_{id(console)}")
     bp.static("/console/static/handoff.js", str(HERE / "static" / "handoff.js"), name="handoff_js")
     staff_page = staff_guard(console)
@@ -147,16 +150,33 @@ def create_handoff_blueprint(console: Console, store: HandoffStore, control: Con
         return datetime.fromtimestamp(stamp, timezone.utc).astimezone(console.tz).strftime("%H:%M:%S") if stamp else ""
 
     async def queue_page(request: Request, *, error: str | None = None, status: int = 200) -> HTTPResponse:
+        now = console.clock()
+        available = await console.run(presence.heartbeat, request.ctx.staff.user.email, now)
         items = await console.run(queue_view, console.engine, store)
+        agents = await console.run(presence.available_agents, now)
+        waiting = sum(1 for r, _ in items if r.status == "waiting")
         return console.render(
             request, "handoffs.html", status=status, section="handoffs", items=items, error=error,
-            labels=STATUS_LABELS, channel_of=channel_of, now=console.clock(), handed_back=request.args.get("rendu"),
+            labels=STATUS_LABELS, channel_of=channel_of, now=now, handed_back=request.args.get("rendu"),
+            available=available, agents=agents, waiting=waiting, presence_changed=request.args.get("presence"),
         )  # fmt: skip
 
     @bp.get("/handoffs", name="handoffs")
     @staff_page
     async def queue(request: Request) -> HTTPResponse:
         return await queue_page(request)
+
+    @bp.post("/handoffs/presence", name="handoff_presence")
+    @staff_page
+    async def set_presence(request: Request) -> HTTPResponse:
+        """The agent's own « disponible / absent » toggle (nobody sets another agent's presence)."""
+        choice = form_value(request, "available")
+        if choice not in ("1", "0"):
+            return await queue_page(request, error="Choisissez « disponible » ou « absent ».", status=400)
+        actor = request.ctx.staff.user.email
+        await console.run(presence.set_available, actor, choice == "1", console.clock())
+        await console.audit(actor, "handoff_presence", actor, "disponible" if choice == "1" else "absent")
+        return response.redirect(f"/handoffs?presence={choice}", status=303)
 
     async def request_or_404(request: Request, request_id: int) -> HandoffRequest | HTTPResponse:
         found = await console.run(store.get, request_id)
@@ -191,6 +211,7 @@ def create_handoff_blueprint(console: Console, store: HandoffStore, control: Con
         handoff = await console.run(store.get, request_id)
         if handoff is None:
             return response.json({"error": "not found"}, status=404)
+        await console.run(presence.heartbeat, request.ctx.staff.user.email, console.clock())
         after = max(0, int_value(request.args.get("after"), 0))
         messages = await console.run(
             live_messages, console.engine, handoff.sender_id, after=after, reveal=is_mine(request, handoff)

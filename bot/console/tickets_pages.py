@@ -17,12 +17,14 @@ from sqlalchemy import case, func, or_, select
 from bot.console.conversations import day_bounds
 from bot.console.media import MEDIA_ROUTE, create_media_blueprint
 from bot.console.web import SECURITY_HEADERS, Console, date_value, form_value, int_value, staff_guard
+from bot.town.handoff import is_callback
 from bot.town.media import media_name, media_signer, media_store
 from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
 from bot.town.tickets.intake import parse_contact, pending_photo
 from bot.town.tickets.location import normalise_street
 from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND, RETRYABLE_STATUSES, OutboxStore
 from bot.town.tickets.references import parse_reference
+from bot.town.tickets.satisfaction import SatisfactionStore
 from bot.town.tickets.schema import URGENT_PRIORITY, outbox, tickets
 
 PAGE_SIZE = 25
@@ -30,6 +32,11 @@ MAX_NOTE_CHARS = 1000
 STATE_LABELS = {"nouveau": "Nouveau", "pris_en_charge": "Pris en charge", "planifie": "Planifié",
                 "traite": "Traité", "non_retenu": "Non retenu"}  # fmt: skip
 STATUS_LABELS = {"open": "ouvert", "closed": "fermé"}
+# A call-back's outcome: the ticket's new state and the note the citizen receives with the status update.
+CALLBACK_OUTCOMES = {
+    "rappele": ("traite", "Rappelé", "Un agent vous a rappelé."),
+    "injoignable": ("pris_en_charge", "Injoignable", "Un agent a tenté de vous rappeler, sans succès ; il réessaiera."),
+}
 OUTBOX_LABELS = {"pending": "en attente d'envoi", "sending": "en cours d'envoi", "sent": "envoyée",
                  "failed": "échec, nouvel essai prévu", "dead": "abandonnée",
                  "cancelled": "annulée (désinscription)"}  # fmt: skip
@@ -210,6 +217,7 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
         alert = await console.run(outboxes.job, f"{ALERT_KIND}:{ticket.ref}") if ticket.urgent else None
         pending = pending_photo(ticket.media_url) is not None
         download = await console.run(outboxes.job, f"{PHOTO_KIND}:{ticket.ref}") if pending else None
+        satisfied = await console.run(SatisfactionStore(console.engine).answer_of, ticket.ref)
         resp = console.render(
             request, "ticket.html", status=status, section="tickets", ticket=ticket, history=history, jobs=jobs,
             states=STATE_LABELS, statuses=STATUS_LABELS, categories=PROBLEM_TYPES, outbox_labels=OUTBOX_LABELS,
@@ -219,6 +227,8 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
             photo=photo_path(ticket.media_url), retryable=RETRYABLE_STATUSES, forward=forward, alert=alert,
             photo_pending=pending, photo_lost=download is not None and download.status == "dead",
             contact=ticket.contact if revealed else masked_contact(ticket.contact), contact_revealed=revealed,
+            callback=is_callback(ticket.description, ticket.service_code), outcomes=CALLBACK_OUTCOMES,
+            satisfied=satisfied,
         )  # fmt: skip
         return resp
 
@@ -236,6 +246,24 @@ def create_tickets_blueprint(console: Console, store: TicketStore) -> Blueprint:
     @staff_page
     async def reveal_contact(request: Request, ref: str) -> HTTPResponse:
         return await ticket_page(request, parse_reference(ref) or ref, reveal_contact=True)
+
+    @bp.post("/tickets/<ref:str>/callback", name="ticket_callback")
+    @staff_page
+    async def callback_outcome(request: Request, ref: str) -> HTTPResponse:
+        """« Rappelé » / « injoignable » on a call-back ticket: its state, history and the audit log record it."""
+        canonical = parse_reference(ref) or ref
+        ticket = await console.run(store.get_ticket, canonical)
+        if ticket is None:
+            return not_found(request)
+        outcome = CALLBACK_OUTCOMES.get(form_value(request, "outcome") or "")
+        if outcome is None or not is_callback(ticket.description, ticket.service_code):
+            error = "Choisissez « rappelé » ou « injoignable » sur une demande de rappel."
+            return await ticket_page(request, canonical, error=error, status=400)
+        state, label, note = outcome
+        actor = request.ctx.staff.user.email
+        await console.run(store.set_status, canonical, state, note, actor)
+        await console.audit(actor, "callback_outcome", canonical, label)
+        return response.redirect(f"/tickets/{quote(canonical)}?modifie=1", status=303)
 
     @bp.post("/tickets/<ref:str>/status", name="ticket_status")
     @staff_page

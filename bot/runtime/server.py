@@ -48,7 +48,8 @@ REJECTED_STATUS = 400  # rasa-sdk's ActionExecutionRejection: Rasa's own semanti
 REMEMBERED_FAILED_TURNS = 1024
 # Actions that record what the citizen asked: worth waiting for on a busy machine (ACTION_WRITE_TIMEOUT_SECONDS).
 WRITING_ACTIONS = ("action_report_", "validate_report_form", "action_request_human", "action_handoff_",
-                   "action_erase_my_data")  # fmt: skip
+                   "action_erase_my_data", "validate_callback_form", "action_callback_",
+                   "action_satisfaction_")  # fmt: skip
 # Connections to the action server are kept open between calls, for less than rasa-sdk's (Sanic's) own 5 s
 # keep-alive, so that the action server never closes a connection this side is about to reuse.
 KEEPALIVE_SECONDS = 3.0

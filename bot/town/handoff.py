@@ -1,19 +1,26 @@
-"""Human handoff: requests queued for staff during opening hours, call-back tickets otherwise or when nobody answers.
+"""Human handoff: live when an agent is present in the console, a call-back ticket otherwise or when nobody answers.
+
+Presence: an agent marks themself « disponible » in the console, and their hand-over page renews it while it polls
+(`AgentPresence`); an agent whose page stopped polling for `presence_seconds` counts as absent. Presence lives in
+the database, so the action server, the console and any other process see the same agents.
 
 The action server records a request and pauses the conversation (Rasa's `ConversationPaused`: the citizen's
 messages are still stored but the bot predicts nothing). Staff take it in the console, reply through the rasa
-server's HTTP API and hand back (`ConversationResumed`). A sweeper in the console turns requests nobody took within
-`handoff_timeout_seconds` into call-back tickets and resumes those conversations.
+server's HTTP API and hand back (`ConversationResumed`). A sweeper in the console closes requests nobody took within
+`handoff_timeout_seconds` and resumes those conversations: the assistant then asks the citizen for the number to
+call and their question, and records the call-back ticket (actions/callback.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -22,16 +29,21 @@ from sqlalchemy import Boolean, Column, Float, Integer, MetaData, String, Table,
 from sqlalchemy.engine import Engine
 
 from bot.db import create_tables, read_transaction, write_transaction
-from bot.town.catalog import PARIS, Catalog, HolidayCalendar, french_holidays, status_at
+from bot.town.catalog import PARIS, HolidayCalendar, french_holidays
+from bot.town.catalog.formatting import format_date, format_day, format_time
+from bot.town.catalog.hours import hours_on, local_datetime
+from bot.town.catalog.models import Service
 from bot.town.tickets.model import TicketDraft
-from bot.town.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
 
-TOWN_HALL = "mairie"  # whose opening hours say whether a person can answer now
-CALLBACK_BUSINESS_DAYS = 2  # « un agent vous répondra sous 2 jours ouvrés » (domain.yml says the same)
-CALLBACK_CATEGORY = "autre"
+TOWN_HALL = "mairie"  # whose opening hours say when staff call back
+CALLBACK_CATEGORY = "autre"  # call-back tickets are « autre » tickets whose description starts with:
 CALLBACK_DESCRIPTION = "Demande de rappel"
+CALLBACK_NOTICE = timedelta(minutes=30)  # an opening range ending sooner than this is too short to call back in
+DEFAULT_TAKE_SECONDS = 180.0  # see estimate_wait_minutes
+MIN_WAIT_SAMPLES = 3
+WAIT_HISTORY = timedelta(days=7)
 UPDATE_INTENT = "EXTERNAL_handoff_update"  # tells the citizen how the handoff ended (action_handoff_update)
 OPEN_STATUSES = ("waiting", "taken")
 
@@ -50,8 +62,19 @@ handoff_requests = Table(
     Column("taken_at", Float),
     Column("closed_at", Float),
     Column("outcome", String(20)),  # handed_back, no_agent
-    Column("callback_ref", String(32)),  # the call-back ticket when nobody took the request
+    Column("callback_ref", String(32)),  # the call-back ticket the citizen left when nobody took the request
     Column("resumed", Boolean, nullable=False, default=False),  # conversation resumed and the citizen told
+)
+
+
+# An agent's « disponible / absent » toggle and the last time their console page polled (UTC epoch seconds).
+agent_presence = Table(
+    "agent_presence",
+    metadata,
+    Column("agent", String(254), primary_key=True),
+    Column("available", Boolean, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("changed_at", Float, nullable=False),
 )
 
 
@@ -186,7 +209,7 @@ class HandoffStore:
         return [HandoffRequest.from_row(r) for r in rows]
 
     def unfinished_callbacks(self) -> list[HandoffRequest]:
-        """Requests closed for lack of an agent whose ticket or resumption is still to be done."""
+        """Requests closed for lack of an agent whose conversation is still to be resumed."""
         with read_transaction(self.engine) as conn:
             rows = conn.execute(
                 select(handoff_requests)
@@ -196,7 +219,7 @@ class HandoffStore:
         return [HandoffRequest.from_row(r) for r in rows]
 
     def set_callback(self, request_id: int, ref: str) -> None:
-        """Remember the call-back ticket of a request."""
+        """Remember the call-back ticket the citizen left after this request."""
         with write_transaction(self.engine) as conn:
             conn.execute(update(handoff_requests).where(handoff_requests.c.id == request_id).values(callback_ref=ref))
 
@@ -205,38 +228,167 @@ class HandoffStore:
         with write_transaction(self.engine) as conn:
             conn.execute(update(handoff_requests).where(handoff_requests.c.id == request_id).values(resumed=True))
 
+    def queue_place(self, request_id: int) -> int:
+        """The request's place among the waiting ones (1: next to be taken), or 0 when it is not waiting."""
+        with read_transaction(self.engine) as conn:
+            mine = conn.execute(select(handoff_requests).where(handoff_requests.c.id == request_id)).first()
+            if mine is None or mine.status != "waiting":  # type: ignore[attr-defined]
+                return 0
+            ahead = conn.execute(
+                select(handoff_requests.c.id).where(
+                    handoff_requests.c.status == "waiting",
+                    (handoff_requests.c.requested_at < mine.requested_at)  # type: ignore[attr-defined]
+                    | (
+                        (handoff_requests.c.requested_at == mine.requested_at)  # type: ignore[attr-defined]
+                        & (handoff_requests.c.id < request_id)
+                    ),
+                )
+            ).all()
+        return len(ahead) + 1
+
+    def recent_take_seconds(self, now: float, *, window: timedelta = WAIT_HISTORY, limit: int = 50) -> list[float]:
+        """How long the last requests taken within `window` waited for an agent, newest first."""
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(handoff_requests.c.requested_at, handoff_requests.c.taken_at)
+                .where(
+                    handoff_requests.c.taken_at.is_not(None),
+                    handoff_requests.c.taken_at >= now - window.total_seconds(),
+                )
+                .order_by(handoff_requests.c.taken_at.desc())
+                .limit(limit)
+            ).all()
+        return [max(0.0, float(taken) - float(asked)) for asked, taken in rows]
+
+
+class AgentPresence:
+    """Which agents are « disponible » in the console right now (synchronous; async callers use a thread).
+
+    An agent is available when they switched themself to « disponible » and their console page polled within the
+    last `presence_seconds`: closing the tab, losing the network or a crashed browser makes them absent by itself.
+    """
+
+    def __init__(self, engine: Engine, *, presence_seconds: float) -> None:
+        self.engine = engine
+        self.presence_seconds = presence_seconds
+
+    def set_available(self, agent: str, available: bool, now: float) -> None:
+        """The agent's toggle; switching on also counts as a poll."""
+        with write_transaction(self.engine) as conn:
+            changed = conn.execute(
+                update(agent_presence)
+                .where(agent_presence.c.agent == agent)
+                .values(available=available, last_seen=now, changed_at=now)
+            )
+            if changed.rowcount != 1:
+                conn.execute(
+                    agent_presence.insert().values(agent=agent, available=available, last_seen=now, changed_at=now)
+                )
+
+    def heartbeat(self, agent: str, now: float) -> bool:
+        """The agent's page polled: renew their presence if they are « disponible »; whether they are."""
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                update(agent_presence)
+                .where(agent_presence.c.agent == agent, agent_presence.c.available.is_(True))
+                .values(last_seen=now)
+            )
+        return result.rowcount == 1
+
+    def is_available(self, agent: str, now: float) -> bool:
+        """Whether this agent counts as present now."""
+        return agent in self.available_agents(now)
+
+    def available_agents(self, now: float) -> list[str]:
+        """The agents present now, by name."""
+        with read_transaction(self.engine) as conn:
+            return list(
+                conn.execute(
+                    select(agent_presence.c.agent)
+                    .where(
+                        agent_presence.c.available.is_(True),
+                        agent_presence.c.last_seen >= now - self.presence_seconds,
+                    )
+                    .order_by(agent_presence.c.agent)
+                ).scalars()
+            )
+
+
+def estimate_wait_minutes(place: int, recent_take_seconds: list[float], agents: int) -> int:
+    """A realistic wait, in whole minutes (at least 1), for the citizen at `place` in the queue.
+
+    Each citizen ahead (and the citizen themself) takes the median time recent requests waited before an agent took
+    them; with fewer than MIN_WAIT_SAMPLES recent hand-overs, DEFAULT_TAKE_SECONDS (three minutes: reading the
+    conversation and answering a first message) stands in. Several present agents share the queue.
+    """
+    per_citizen = (
+        statistics.median(recent_take_seconds) if len(recent_take_seconds) >= MIN_WAIT_SAMPLES else DEFAULT_TAKE_SECONDS
+    )
+    seconds = max(1, place) * per_citizen / max(1, agents)
+    return max(1, math.ceil(seconds / 60))
+
 
 # --- when a person can answer, and when a call-back is due ------------------------------------------------
 
 
-def staff_available(catalog: Catalog, now: datetime, calendar: HolidayCalendar | None = None) -> bool:
-    """Whether the town hall is open at `now`, so a person can take the conversation."""
-    return status_at(catalog.service(TOWN_HALL), now, calendar).is_open
+@dataclass(frozen=True)
+class CallbackWindow:
+    """When staff call back: within one opening range of the town hall (Europe/Paris)."""
+
+    start: datetime
+    end: datetime
+
+    def phrase(self, now: datetime) -> str:
+        """« aujourd'hui avant 12h », « demain matin entre 8h30 et 12h », « lundi après-midi entre 13h30 et 17h »."""
+        local_now = now.astimezone(PARIS)
+        if self.start <= local_now:
+            return f"aujourd'hui avant {format_time(self.end)}"
+        day = self.start.date()
+        offset = (day - local_now.date()).days
+        part = "matin" if self.start.hour < 12 else "après-midi"
+        when = f"{format_day(day, local_now.date())} {part}" if offset < 7 else f"le {format_date(day)} ({part})"
+        return f"{when} entre {format_time(self.start)} et {format_time(self.end)}"
 
 
-def callback_due(
-    now: datetime, business_days: int = CALLBACK_BUSINESS_DAYS, calendar: HolidayCalendar | None = None
-) -> date:
-    """The day by which staff call back: `business_days` working days after today (weekends, holidays skipped)."""
+def callback_window(
+    town_hall: Service, now: datetime, calendar: HolidayCalendar | None = None, *, notice: timedelta = CALLBACK_NOTICE
+) -> CallbackWindow | None:
+    """The first opening range of the town hall that still leaves `notice` to call back; None when it never opens."""
     calendar = calendar or french_holidays()
-    day, left = now.astimezone(PARIS).date(), business_days
-    while left > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5 and calendar.holiday_name(day) is None:
-            left -= 1
-    return day
+    local = now.astimezone(PARIS)
+    for offset in range(370):
+        day = local.date() + timedelta(days=offset)
+        for r in hours_on(town_hall, day, calendar).ranges:
+            start, end = local_datetime(day, r.start), local_datetime(day, r.end)
+            if end - notice >= local:
+                return CallbackWindow(max(start, local), end)
+    return None
 
 
-def callback_draft(channel: str, sender_id: str, idempotency_key: str, due: date) -> TicketDraft:
-    """The ticket of a call-back request: answered on the channel the citizen used, by the end of `due`."""
+def callback_phrase(window: CallbackWindow | None, now: datetime) -> str:
+    """When staff call back, as the citizen reads it; « dès que possible » when the town hall has no opening left."""
+    return window.phrase(now) if window is not None else "dès que possible"
+
+
+def callback_draft(
+    channel: str, sender_id: str, idempotency_key: str, *, phone: str, question: str, expected: datetime | None
+) -> TicketDraft:
+    """The ticket of a call-back request: the number to call (its contact, revealed to staff on demand, audited),
+    the citizen's question, and when staff are expected to call."""
     return TicketDraft(
         service_code=CALLBACK_CATEGORY,
-        description=CALLBACK_DESCRIPTION,
+        description=f"{CALLBACK_DESCRIPTION} : {question}",
         channel=channel,
         sender_id=sender_id,
+        contact=phone,
         idempotency_key=idempotency_key,
-        expected_datetime=datetime(due.year, due.month, due.day, 17, 0, tzinfo=PARIS),
+        expected_datetime=expected,
     )
+
+
+def is_callback(description: str | None, service_code: str | None) -> bool:
+    """Whether a ticket is a call-back request."""
+    return service_code == CALLBACK_CATEGORY and (description or "").startswith(CALLBACK_DESCRIPTION)
 
 
 # --- talking to the conversation through the rasa server ----------------------------------------------------
@@ -334,45 +486,37 @@ class FakeConversationControl:
 
 
 class HandoffSweeper:
-    """Turns requests that waited too long into call-back tickets and gives the conversation back to the bot."""
+    """Closes requests that waited too long and gives the conversation back to the bot, which offers a call-back."""
 
     def __init__(
         self,
         store: HandoffStore,
-        tickets: TicketStore,
         control: ConversationControl,
         *,
         timeout_seconds: float,
         clock: Callable[[], float] = time.time,
-        town_now: Callable[[], datetime] | None = None,
     ) -> None:
         self.store = store
-        self.tickets = tickets
         self.control = control
         self.timeout_seconds = timeout_seconds
         self.clock = clock  # epoch seconds, like the requests' times: when a request has waited too long
-        self.town_now = town_now or (lambda: datetime.fromtimestamp(self.clock(), timezone.utc))  # the call-back day
 
     async def run_once(self) -> list[HandoffRequest]:
-        """Expire overdue requests, write their tickets, resume their conversations; returns those finished now."""
+        """Expire overdue requests and resume their conversations; returns those finished now.
+
+        A conversation the rasa server could not resume yet is retried at the next pass (`resumed` stays false).
+        """
         await asyncio.to_thread(self.store.expire_waiting, self.clock(), self.timeout_seconds)
         finished = []
         for request in await asyncio.to_thread(self.store.unfinished_callbacks):
             try:
-                if request.callback_ref is None:
-                    await asyncio.to_thread(self._write_ticket, request)
                 await self.control.hand_back(request.sender_id, request.channel)
-            except Exception as error:  # retried at the next pass; the ticket, once written, is never lost
-                log.warning("handoff %s: call-back not finished yet: %s", request.id, error)
+            except Exception as error:
+                log.warning("handoff %s: conversation not resumed yet: %s", request.id, error)
                 continue
             await asyncio.to_thread(self.store.mark_resumed, request.id)
             finished.append(request)
         return finished
-
-    def _write_ticket(self, request: HandoffRequest) -> None:
-        due = callback_due(self.town_now())
-        draft = callback_draft(request.channel, request.sender_id, f"handoff:{request.id}", due)
-        self.store.set_callback(request.id, self.tickets.create_ticket(draft).ref)
 
     async def run_forever(self, stop: asyncio.Event, *, interval_seconds: float = 5.0) -> None:
         """Sweep until `stop` is set; a failing pass is logged and the loop goes on."""

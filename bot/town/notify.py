@@ -55,7 +55,8 @@ class Notifier(Protocol):
 
 
 class RasaNotifier:
-    """Triggers `EXTERNAL_ticket_update` in the citizen's conversation so the bot tells them on their channel."""
+    """Triggers an intent (`EXTERNAL_ticket_update` by default) in the citizen's conversation, so the bot tells them
+    on their channel."""
 
     def __init__(
         self,
@@ -64,7 +65,9 @@ class RasaNotifier:
         *,
         client: httpx.AsyncClient | None = None,
         timeout_seconds: float = 10.0,
+        intent: str = TICKET_UPDATE_INTENT,
     ) -> None:
+        self.intent = intent  # the job's payload becomes the intent's entities
         self.rasa_url = rasa_url.rstrip("/")
         self.token = token
         self._client = client
@@ -84,14 +87,15 @@ class RasaNotifier:
         params = {"output_channel": job.channel}
         if self.token:
             params["token"] = self.token
-        body = {
-            "name": TICKET_UPDATE_INTENT,
-            "entities": {
+        if self.intent == TICKET_UPDATE_INTENT:
+            entities = {
                 "ticket_ref": job.payload.get("ticket_ref"),
                 "ticket_state": job.payload.get("ticket_state"),
                 "status_note": job.payload.get("status_note") or "",
-            },
-        }
+            }
+        else:
+            entities = dict(job.payload)
+        body = {"name": self.intent, "entities": entities}
         try:
             response = await self._http().post(url, params=params, json=body)
         except httpx.HTTPError as error:

@@ -46,13 +46,39 @@
       .catch(function () { window.setTimeout(pollMessages, 5000); });
   }
 
+  /* A short two-tone chime when more citizens wait than at the last refresh (browsers may keep it silent until
+     the agent has clicked on the page once; the red badge says the same thing visibly). */
+  function chime() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return; }
+    try {
+      var audio = new Context();
+      [660, 880].forEach(function (frequency, i) {
+        var tone = audio.createOscillator();
+        var gain = audio.createGain();
+        tone.frequency.value = frequency;
+        gain.gain.value = 0.15;
+        tone.connect(gain);
+        gain.connect(audio.destination);
+        tone.start(audio.currentTime + i * 0.25);
+        tone.stop(audio.currentTime + i * 0.25 + 0.2);
+      });
+    } catch (e) { /* no sound: the badge remains */ }
+  }
+
   function refreshQueue() {
     fetch(queue.getAttribute("data-refresh"), {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
-        if (html && !queue.contains(document.activeElement)) {
+        if (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("handoff-queue");
-          if (fresh && fresh.innerHTML !== queue.innerHTML) { queue.innerHTML = fresh.innerHTML; }
+          var before = parseInt(queue.getAttribute("data-waiting") || "0", 10);
+          var after = fresh ? parseInt(fresh.getAttribute("data-waiting") || "0", 10) : before;
+          if (after > before) { chime(); }
+          if (fresh && !queue.contains(document.activeElement) && fresh.innerHTML !== queue.innerHTML) {
+            queue.innerHTML = fresh.innerHTML;
+            queue.setAttribute("data-waiting", String(after));
+          }
         }
         window.setTimeout(refreshQueue, 5000);
       })
@@ -60,5 +86,8 @@
   }
 
   if (log && window.fetch) { window.setTimeout(pollMessages, 2000); }
-  if (queue && window.fetch && window.DOMParser) { window.setTimeout(refreshQueue, 5000); }
+  if (queue && window.fetch && window.DOMParser) {
+    if (parseInt(queue.getAttribute("data-waiting") || "0", 10) > 0) { chime(); }
+    window.setTimeout(refreshQueue, 5000);
+  }
 }());

@@ -10,7 +10,7 @@
 - login attempts go after the period;
 - tickets and the staff audit log are kept (records of the town's work), but a ticket closed for longer than the
   period is anonymised as an erasure would (no sender, no contact, description masked, photo deleted) and loses
-  its followers;
+  its followers (its satisfaction answer stays, without who gave it);
 - a photo of the media store that no ticket refers to (an upload whose report was never sent) goes after
   `SHORT_LIVED` (or the retention period if shorter).
 """
@@ -133,6 +133,10 @@ def _anonymise_closed_tickets(
         subscriptions = sa.table("subscriptions", sa.column("ticket_id"))
         condition = subscriptions.c.ticket_id.in_(sa.select(TICKETS.c.id).where(old_closed))
         _purge(conn, report, subscriptions, condition, dry_run)
+    if "ticket_satisfaction" in present and not dry_run:  # the answer stays for the figures, not who gave it
+        answers = sa.table("ticket_satisfaction", sa.column("ticket_id"), sa.column("sender_id"))
+        of_old = answers.c.ticket_id.in_(sa.select(TICKETS.c.id).where(old_closed))
+        conn.execute(sa.update(answers).where(of_old & (answers.c.sender_id != "")).values(sender_id=""))
     identified = identified | TICKETS.c.media_url.is_not(None)
     if dry_run:
         count = conn.execute(sa.select(sa.func.count()).select_from(TICKETS).where(old_closed & identified)).scalar()

@@ -77,6 +77,14 @@ def parse_contact(text: str | None) -> Contact | None:
     return None
 
 
+def parse_french_phone(text: str | None) -> Contact | None:
+    """The first valid French phone number in `text` (« 06 12 34 56 78 », « +33 6 12 34 56 78 »), or None."""
+    for match in PhoneNumberMatcher(text or "", REGION):
+        if match.number.country_code == 33 and phonenumbers.is_valid_number(match.number):
+            return Contact("phone", phonenumbers.format_number(match.number, PhoneNumberFormat.E164))
+    return None
+
+
 def mask_description(description: str, contact: str | None) -> tuple[str, str | None]:
     """The description as a ticket stores it, personal data masked, and the ticket's contact.
 

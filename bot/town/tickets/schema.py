@@ -156,3 +156,16 @@ def create_schema(engine: Engine) -> None:
     (safe to call at every start)."""
     create_tables(metadata, engine)
     add_missing_columns(tickets, engine)
+
+
+# Whether the answer suited the citizen, asked once when their ticket is closed (bot/town/tickets/satisfaction.py).
+ticket_satisfaction = Table(
+    "ticket_satisfaction",
+    metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True, autoincrement=False),
+    Column("channel", String(40), nullable=False),
+    Column("sender_id", String(200), nullable=False),  # erasing the citizen's data deletes the row (bot/town/privacy)
+    Column("asked_at", UtcDateTime, nullable=False),
+    Column("satisfied", Boolean),  # None until the citizen answers
+    Column("answered_at", UtcDateTime),
+)

@@ -29,6 +29,7 @@ from bot.town.tickets.open311 import forward_form
 from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND, enqueue
 from bot.town.tickets.photos import photo_job_payload
 from bot.town.tickets.references import PREFIX_PATTERN, format_reference, parse_reference
+from bot.town.tickets.satisfaction import ask_when_closed
 from bot.town.tickets.schema import (
     NORMAL_PRIORITY,
     URGENT_PRIORITY,
@@ -377,7 +378,8 @@ class TicketStore:
         *,
         expected_datetime: datetime | None = None,
     ) -> Ticket:
-        """Move a ticket to a French lifecycle state, record it, and queue one notification per follower."""
+        """Move a ticket to a French lifecycle state, record it, and queue one notification per follower
+        (and, the first time it is closed, the satisfaction question to its creator: see `satisfaction`)."""
         status = open311_status(state)
         if state == "non_retenu" and not (reason or note):
             raise ValueError("a ticket is 'non retenu' for a reason: give one")
@@ -417,6 +419,7 @@ class TicketStore:
             for channel, sender_id in followers:
                 key = f"{NOTIFY_KIND}:{ticket.ref}:{history_id}:{channel}:{sender_id}"
                 enqueue(conn, NOTIFY_KIND, key, payload, channel, sender_id, now)
+            ask_when_closed(conn, ticket, state, [tuple(f) for f in followers], now)
             row = conn.execute(select(tickets).where(tickets.c.id == ticket.id)).one()
         return Ticket.from_row(row)
 

@@ -1,7 +1,10 @@
 """A real handoff: `python -m bot run`, a web chat citizen (python-socketio) and an agent in the console.
 
-Needs a model trained with the handoff domain: MODELS_DIR (default models/) must hold it. The action server's
-clock is set to a Tuesday morning with CLOCK_OVERRIDE so the town hall is open whatever the real time.
+Needs a model trained with the handoff domain: MODELS_DIR (default models/) must hold it. The town's clock is set
+to a Tuesday morning with CLOCK_OVERRIDE, so the call-back delay read from the town hall's hours is known.
+First no agent is « disponible »: the citizen leaves a call-back (number and question), staff mark it « rappelé »,
+and the citizen is asked once whether the answer suited them. Then an agent makes themself available and takes the
+next citizen live.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 import socketio
+import sqlalchemy as sa
 
 from bot.settings import ROOT
 from tests.conftest import free_port
@@ -36,6 +40,7 @@ class Guichet:
     rasa_url: str
     console_url: str
     process: subprocess.Popen[bytes]
+    database: str
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +70,7 @@ def guichet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guichet]:
         process.send_signal(signal.SIGINT)  # `bot run` stops its children; a kill would orphan them
         process.wait(timeout=60)
         pytest.fail(f"Guichet did not start: {(var / 'guichet.log').read_text()[-3000:]}")
-    yield Guichet(f"http://127.0.0.1:{rasa_port}", console_url, process)
+    yield Guichet(f"http://127.0.0.1:{rasa_port}", console_url, process, f"sqlite:///{var / 'guichet.db'}")
     process.send_signal(signal.SIGINT)
     process.wait(timeout=60)
     log.close()
@@ -117,16 +122,84 @@ async def wait_for(check: Any, timeout: float = 20) -> Any:
     raise AssertionError("timed out")
 
 
+async def log_in(agent: httpx.AsyncClient) -> None:
+    login = await agent.get("/login")
+    await agent.post("/login", data={"email": AGENT, "password": PASSWORD, "csrf_token": csrf_of(login.text)})
+
+
+def query(guichet: Guichet, statement: str, **params: Any) -> list[Any]:
+    engine = sa.create_engine(guichet.database)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(statement), params).all())
+    finally:
+        engine.dispose()
+
+
+async def test_with_no_agent_available_the_citizen_leaves_a_call_back_then_rates_the_answer(guichet: Guichet) -> None:
+    citizen = Citizen()
+    await citizen.connect(guichet)
+    sender = f"webchat:{citizen.session_id}"
+
+    await citizen.say("je voudrais parler a un agent de la mairie")
+    assert "Aucun agent n'est disponible" in await citizen.next_text()
+    assert "numéro de téléphone" in await citizen.next_text()
+    await citizen.say("06 12 34 56")
+    assert "ne semble pas valide" in await citizen.next_text()
+    assert "numéro de téléphone" in await citizen.next_text()
+    await citizen.say("06 45 67 89 12")
+    confirmed = await citizen.next_text()
+    assert "06 •• •• •• 12" in confirmed and "quelle est votre question" in confirmed
+    await citizen.say("je voudrais savoir pourquoi ma facture de cantine a augmente")
+    recorded = await citizen.next_text()
+    ref = re.search(r"PAU-\d{4}-\d{6}", recorded)
+    assert ref is not None, recorded
+    assert "06 •• •• •• 12" in recorded and "aujourd'hui avant 12h" in recorded  # Tuesday 10:00, open till 12h
+    ((contact, description),) = query(
+        guichet, "SELECT contact, description FROM tickets WHERE service_request_id = :ref", ref=ref.group(0)
+    )
+    assert contact == "+33645678912"
+    assert description == "Demande de rappel : je voudrais savoir pourquoi ma facture de cantine a augmente"
+    stored = str(query(guichet, "SELECT data FROM events WHERE sender_id = :s", s=sender))
+    assert "06 45 67 89 12" not in stored and "645678912" not in stored  # masked in the conversation store
+
+    async with httpx.AsyncClient(base_url=guichet.console_url, follow_redirects=False, timeout=30) as agent:
+        await log_in(agent)
+        page = (await agent.get(f"/tickets/{ref.group(0)}")).text
+        assert "Demande de rappel" in page and "06 •• •• •• 12" in page and "+33645678912" not in page
+        done = await agent.post(f"/tickets/{ref.group(0)}/callback",
+                                data={"csrf_token": csrf_of(page), "outcome": "rappele"})  # fmt: skip
+        assert done.status_code == 303
+        assert query(guichet, "SELECT action FROM audit_log ORDER BY id DESC LIMIT 1") == [("callback_outcome",)]
+
+        # The outbox tells the citizen on their channel, then asks once whether the answer suited them.
+        assert "traité" in await citizen.next_text(timeout=60)
+        asked = await asyncio.wait_for(citizen.received.get(), timeout=60)
+        assert "La réponse vous convient-elle" in asked["text"]
+        assert [b["payload"] for b in asked.get("quick_replies") or asked.get("buttons") or []] == ["/affirm", "/deny"]
+        await citizen.say("/affirm")
+        assert "Merci pour votre réponse" in await citizen.next_text()
+        assert query(guichet, "SELECT satisfied FROM ticket_satisfaction") == [(1,)]
+        assert await citizen.silence(3) == [], "asked once"
+
+        analytics = (await agent.get("/analytics")).text
+        assert "Satisfaction par catégorie" in analytics and "<td>100 %</td>" in analytics
+    await citizen.client.disconnect()
+
+
 async def test_citizen_talks_with_an_agent_then_the_bot_answers_again(guichet: Guichet) -> None:
     citizen = Citizen()
     await citizen.connect(guichet)
     sender = f"webchat:{citizen.session_id}"
     async with httpx.AsyncClient(base_url=guichet.console_url, follow_redirects=False, timeout=30) as agent:
-        login = await agent.get("/login")
-        await agent.post("/login", data={"email": AGENT, "password": PASSWORD, "csrf_token": csrf_of(login.text)})
+        await log_in(agent)
+        queue = (await agent.get("/handoffs")).text
+        available = await agent.post("/handoffs/presence", data={"csrf_token": csrf_of(queue), "available": "1"})
+        assert available.status_code == 303
 
         await citizen.say("je voudrais parler a un agent de la mairie")
-        assert "agent de la mairie" in await citizen.next_text()
+        waiting = await citizen.next_text()
+        assert "agent de la mairie" in waiting and "n° 1 dans la file" in waiting and "3 min" in waiting
 
         async def request_in_queue() -> str | None:
             page = (await agent.get("/handoffs")).text

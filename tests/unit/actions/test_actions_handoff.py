@@ -1,8 +1,7 @@
-"""`action_request_human` and `action_handoff_update`: the exact events and answers, open or closed town hall."""
+"""`action_request_human` and `action_handoff_update`: the exact events and answers, with or without an agent."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,13 @@ from actions.handoff import ActionHandoffUpdate, ActionRequestHuman, HandoffAcce
 from actions.tickets_access import TicketsAccess, open_services
 from bot.db import create_engine_for
 from bot.settings import ROOT
-from bot.town.catalog import PARIS, load_catalog
-from bot.town.handoff import FakeConversationControl, HandoffStore, HandoffSweeper, create_handoff_schema
+from bot.town.catalog import load_catalog
+from bot.town.handoff import AgentPresence, FakeConversationControl, HandoffStore, HandoffSweeper, create_handoff_schema
 from bot.town.tickets import TicketStore
 
 SENDER, CHANNEL = "webchat:5f0c1d2e3a4b5c6d", "webchat"
 STAMP = 1_795_000_000.0
-OPEN = datetime(2026, 11, 24, 10, 0, tzinfo=PARIS)  # a Tuesday morning
-CLOSED = datetime(2026, 11, 27, 18, 30, tzinfo=PARIS)  # a Friday evening
+AGENT = "agent@pau.example"
 
 
 @pytest.fixture
@@ -32,7 +30,7 @@ def store(tmp_path: Path) -> TicketStore:
 @pytest.fixture
 async def access(store: TicketStore) -> HandoffAccess:
     tickets = TicketsAccess(lambda: open_services(store, lambda: load_catalog(ROOT / "data" / "town")))
-    access = HandoffAccess(tickets)
+    access = HandoffAccess(tickets, presence=AgentPresence(store.engine, presence_seconds=30))
     await access.store()  # tables created
     return access
 
@@ -49,70 +47,75 @@ async def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[
     return events, dispatcher.messages
 
 
-async def test_during_opening_hours_the_citizen_waits_for_a_person_and_the_bot_pauses(access: HandoffAccess) -> None:
-    events, messages = await run(ActionRequestHuman(access, clock=lambda: OPEN, stamp=lambda: STAMP), tracker())
-
-    assert events == [{"event": "pause", "timestamp": None}]
-    assert [m["response"] for m in messages] == ["utter_handoff_waiting"]
-    queued = (await access.store()).active()
-    assert [(r.sender_id, r.channel, r.status, r.requested_at) for r in queued] == [(SENDER, CHANNEL, "waiting", STAMP)]
+def slot(name: str, value: Any) -> dict[str, Any]:
+    return {"event": "slot", "timestamp": None, "name": name, "value": value}
 
 
-async def test_outside_opening_hours_a_call_back_ticket_is_created(access: HandoffAccess, store: TicketStore) -> None:
-    events, messages = await run(ActionRequestHuman(access, clock=lambda: CLOSED, stamp=lambda: STAMP), tracker())
+async def test_with_an_agent_present_the_citizen_is_queued_told_their_place_and_the_bot_pauses(
+    access: HandoffAccess,
+) -> None:
+    (await access.presence()).set_available(AGENT, True, STAMP - 10)
+    handoffs = await access.store()
+    handoffs.open_request("telegram:ahead", "telegram", STAMP - 5)  # one citizen already waits
 
-    assert events == []
+    events, messages = await run(ActionRequestHuman(access, stamp=lambda: STAMP), tracker())
+
+    assert events == [slot("handoff_mode", "live"), {"event": "pause", "timestamp": None}]
     (message,) = messages
-    ticket = store.tickets_of(CHANNEL, SENDER)[0]
-    assert message["response"] == "utter_handoff_callback"
-    assert message["ticket_ref"] == ticket.ref and message["callback_date"] == "mardi 1er décembre"
-    assert (ticket.service_code, ticket.description, ticket.channel, ticket.sender_id) == (
-        "autre", "Demande de rappel", CHANNEL, SENDER,
-    )  # fmt: skip
+    assert (message["response"], message["queue_place"], message["wait_minutes"]) == ("utter_handoff_waiting", 2, 6)
+    queued = handoffs.active()
+    assert [(r.sender_id, r.status, r.requested_at) for r in queued][-1] == (SENDER, "waiting", STAMP)
+
+
+async def test_with_no_agent_present_a_call_back_is_offered_and_nothing_is_queued(access: HandoffAccess) -> None:
+    events, messages = await run(ActionRequestHuman(access, stamp=lambda: STAMP), tracker())
+
+    assert events == [slot("handoff_mode", "callback")]
+    assert [m["response"] for m in messages] == ["utter_handoff_callback_offer"]
     assert (await access.store()).active() == []
 
 
-async def test_a_retried_turn_books_a_single_call_back(access: HandoffAccess, store: TicketStore) -> None:
-    action = ActionRequestHuman(access, clock=lambda: CLOSED, stamp=lambda: STAMP)
-    await run(action, tracker())
-    await run(action, tracker())
-    assert len(store.tickets_of(CHANNEL, SENDER)) == 1
+async def test_an_agent_whose_page_stopped_polling_counts_as_absent(access: HandoffAccess) -> None:
+    (await access.presence()).set_available(AGENT, True, STAMP - 31)
+
+    events, _ = await run(ActionRequestHuman(access, stamp=lambda: STAMP), tracker())
+
+    assert events == [slot("handoff_mode", "callback")]
 
 
-async def test_when_the_queue_cannot_be_written_the_citizen_gets_the_town_halls_number(access: HandoffAccess) -> None:
-    broken = HandoffAccess(access.tickets, HandoffStore(create_engine_for("sqlite:////nonexistent/dir/x.db")))
+async def test_when_the_queue_cannot_be_read_the_call_back_is_still_offered(access: HandoffAccess) -> None:
+    broken_engine = create_engine_for("sqlite:////nonexistent/dir/x.db")
+    broken = HandoffAccess(
+        access.tickets, HandoffStore(broken_engine), AgentPresence(broken_engine, presence_seconds=30)
+    )
 
-    events, messages = await run(ActionRequestHuman(broken, clock=lambda: OPEN), tracker())
+    events, messages = await run(ActionRequestHuman(broken, stamp=lambda: STAMP), tracker())
 
-    assert events == []
-    assert messages[0]["response"] == "utter_handoff_unavailable" and messages[0]["phone"] == "05 36 49 10 00"
+    assert events == [slot("handoff_mode", "callback")]
+    assert [m["response"] for m in messages] == ["utter_handoff_callback_offer"]
 
 
 async def test_after_a_hand_back_the_bot_says_it_is_back(access: HandoffAccess) -> None:
     handoffs = await access.store()
     request = handoffs.open_request(SENDER, CHANNEL, STAMP)
-    handoffs.take(request.id, "agent@pau.example", STAMP + 5)
+    handoffs.take(request.id, AGENT, STAMP + 5)
     handoffs.close(request.id, STAMP + 60, "handed_back", resumed=True)
 
     events, messages = await run(ActionHandoffUpdate(access), tracker("", "EXTERNAL_handoff_update"))
 
-    assert events == [] and [m["response"] for m in messages] == ["utter_handoff_ended"]
+    assert events == [slot("handoff_mode", None)] and [m["response"] for m in messages] == ["utter_handoff_ended"]
 
 
-async def test_when_nobody_came_the_bot_gives_the_call_back_reference(
-    access: HandoffAccess, store: TicketStore
-) -> None:
+async def test_when_nobody_came_the_bot_offers_the_call_back(access: HandoffAccess) -> None:
     handoffs = await access.store()
     handoffs.open_request(SENDER, CHANNEL, STAMP)
-    sweeper = HandoffSweeper(handoffs, store, FakeConversationControl(), timeout_seconds=300, clock=lambda: STAMP + 400)
-    (request,) = await sweeper.run_once()
+    sweeper = HandoffSweeper(handoffs, FakeConversationControl(), timeout_seconds=300, clock=lambda: STAMP + 400)
+    await sweeper.run_once()
 
     events, messages = await run(ActionHandoffUpdate(access), tracker("", "EXTERNAL_handoff_update"))
 
-    ref = handoffs.get(request.id).callback_ref  # type: ignore[union-attr]
-    assert events == []
-    assert messages[0]["response"] == "utter_handoff_no_agent" and messages[0]["ticket_ref"] == ref
-    assert messages[0]["callback_date"]
+    assert events == [slot("handoff_mode", "callback")]
+    assert [m["response"] for m in messages] == ["utter_handoff_no_agent"]
 
 
 def test_handoff_table_creation_is_idempotent(tmp_path: Path) -> None:
@@ -120,3 +123,4 @@ def test_handoff_table_creation_is_idempotent(tmp_path: Path) -> None:
     create_handoff_schema(engine)
     create_handoff_schema(engine)
     assert HandoffStore(engine).active() == []
+    assert AgentPresence(engine, presence_seconds=30).available_agents(0.0) == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,11 @@ DRAFTS = {
     "conversation report": TicketDraft(
         "eclairage_public", WRITTEN, "Rue Carnot", channel="webchat", sender_id="webchat:1"
     ),
-    "call-back": replace(callback_draft("sms", "sms:abc", "handoff:1", date(2026, 12, 8)), description=WRITTEN),
+    "call-back": replace(
+        callback_draft("sms", "sms:abc", "callback:1", phone="+33600000000", question="", expected=None),
+        description=WRITTEN,
+        contact=None,
+    ),
     "open311": TicketDraft("eclairage_public", WRITTEN, "Rue Carnot", channel="open311", subscribe_creator=False),
 }
 
