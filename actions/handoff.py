@@ -17,7 +17,8 @@ from actions.report_form import identity
 from actions.tickets_access import TicketsAccess, tickets_access
 from bot.settings import town_now
 from bot.town.catalog import PARIS
-from bot.town.catalog.formatting import format_date
+from bot.town.catalog.formatting import format_date, format_moment
+from bot.town.catalog.hours import next_opening
 from bot.town.handoff import (
     TOWN_HALL,
     HandoffStore,
@@ -73,6 +74,8 @@ class ActionRequestHuman(Action):
         services = await (access.tickets or tickets_access()).services()
         channel, sender_id = identity(tracker)
         now = self._clock()
+        if channel == VOICE_CHANNEL:
+            return transfer_call(dispatcher, tracker, services.catalog, now)
         try:
             if staff_available(services.catalog, now):
                 store = await access.store()
@@ -91,6 +94,31 @@ class ActionRequestHuman(Action):
             response="utter_handoff_callback", ticket_ref=ticket.ref, callback_date=format_date(due)
         )
         return []
+
+
+VOICE_CHANNEL = "voice"
+
+
+def transfer_call(dispatcher: CollectingDispatcher, tracker: Tracker, catalog: Any, now: datetime) -> list[EventType]:
+    """On the phone: put the caller through to the switchboard in the town hall's hours, else say when to call."""
+    if staff_available(catalog, now):
+        dispatcher.utter_message(response="utter_voice_transfer")
+        dispatcher.utter_message(json_message={"voice": "transfer", "topic": previous_question(tracker)})
+        return []
+    reopening = next_opening(catalog.service(TOWN_HALL), now)
+    if reopening is None:
+        dispatcher.utter_message(response="utter_voice_switchboard_closed_plain")
+    else:
+        dispatcher.utter_message(response="utter_voice_switchboard_closed", next_opening=format_moment(reopening, now))
+    dispatcher.utter_message(json_message={"voice": "hangup"})
+    return []
+
+
+def previous_question(tracker: Tracker) -> str:
+    """What the caller said before asking for a person (the topic the switchboard agent hears), or ""."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    earlier = [text for text in said[:-1] if text and not text.startswith("/")]
+    return earlier[-1] if earlier else ""
 
 
 class ActionHandoffUpdate(Action):
