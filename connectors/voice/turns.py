@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot.clock import naive_utc_now
@@ -102,12 +102,6 @@ class SqlTurnStore:
     async def finish(self, answered: Turn) -> None:
         """Store the answer of a claimed turn."""
         await asyncio.to_thread(self._finish, answered)
-
-    def forget_older_than(self, age: timedelta) -> int:
-        """Drop the turns of calls older than `age` (they hold what was said); returns how many rows."""
-        with write_transaction(self._engine) as connection:
-            result = connection.execute(delete(voice_turns).where(voice_turns.c.created_at < self._clock() - age))
-            return result.rowcount or 0
 
 
 class MemoryTurnStore:
