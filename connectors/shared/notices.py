@@ -52,6 +52,18 @@ class Notices:
     voice_transfer_unavailable: str = (
         "Je ne peux pas transférer votre appel pour le moment. Merci de rappeler la mairie un peu plus tard. Au revoir."
     )
+    voice_offer_sms: str = (
+        "Voulez-vous aussi recevoir cette référence par SMS sur ce téléphone, avec son suivi ? "
+        "Dites oui, ou tapez 1. Sinon, dites non, ou tapez 2."
+    )
+    voice_sms_queued: str = (
+        "C'est noté : vous allez recevoir la référence par SMS, puis son suivi. Répondez STOP pour l'arrêter. "
+        "Puis-je vous aider pour autre chose ?"
+    )
+    voice_sms_declined: str = "D'accord, pas de SMS. Puis-je vous aider pour autre chose ?"
+    voice_sms_failed: str = (
+        "Je n'ai pas pu préparer le SMS pour le moment. Notez bien la référence. Puis-je vous aider pour autre chose ?"
+    )
     location_text: str = "Position partagée"
     photo_text: str = "Photo jointe"
 

@@ -25,14 +25,16 @@ from twilio.request_validator import RequestValidator
 
 from bot.settings import ROOT, Settings, get_settings
 from bot.town.privacy.pseudonyms import load_identity_secret, voice_sender_id
+from bot.town.tickets.store import store_from_settings
 from connectors.shared.channel_stores import ChannelStores, dispose_after_fork, open_channel_stores
 from connectors.shared.guard import GREET_PAYLOAD, Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.notices import Notices, load_notices
 from connectors.shared.offers import Button, OfferStore, buttons_from_rasa
 from connectors.sms.channel import parse_form
 from connectors.voice import twiml
+from connectors.voice.references import OutboxReferenceTexts, ReferenceTexts, is_french_mobile
 from connectors.voice.speech import MAX_SPOKEN_CHOICES, choice_of, for_the_ear, number_words, yes_or_no
-from connectors.voice.turns import CONFIRM, SWITCHBOARD, SqlTurnStore, Turn, TurnStore
+from connectors.voice.turns import CONFIRM, SWITCHBOARD, TEXT_REFERENCE, SqlTurnStore, Turn, TurnStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ MISSES_BEFORE_SWITCHBOARD = 2
 MAX_TURNS = 200  # a call longer than this is a loop, not a citizen
 # What an answer's custom message asks of the call (domain.yml voice variants, actions/handoff.py).
 CONTROL_KEY = "voice"
-TRANSFER, HANG_UP, MISUNDERSTOOD = "transfer", "hangup", "misunderstood"
+TRANSFER, HANG_UP, MISUNDERSTOOD, OFFER_SMS = "transfer", "hangup", "misunderstood", "offer_sms"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -95,6 +97,7 @@ class Spoken:
     transfer: bool = False
     hang_up: bool = False
     misunderstood: bool = False
+    reference: str | None = None  # a report's reference the caller may also get by SMS
 
 
 def spoken_answer(messages: list[dict[str, Any]], notices: Notices) -> Spoken:
@@ -115,6 +118,8 @@ def spoken_answer(messages: list[dict[str, Any]], notices: Notices) -> Spoken:
                 spoken.hang_up = True
             elif control == MISUNDERSTOOD:
                 spoken.misunderstood = True
+            elif control == OFFER_SMS and custom.get("ticket_ref"):
+                spoken.reference = str(custom["ticket_ref"])
     spoken.sayings = [s for s in spoken.sayings if s.strip()]
     return spoken
 
@@ -144,15 +149,17 @@ class VoiceDeps:
     transfer_number: str | None = None
     min_confidence: float = 0.5
     repeat_wait_seconds: float = 10.0
+    references: ReferenceTexts | None = None
 
 
 @dataclass(frozen=True)
 class Heard:
-    """What the caller said or typed in one turn."""
+    """What the caller said or typed in one turn, and from which number."""
 
     speech: str
     digits: str
     confidence: float | None
+    number: str = ""
 
 
 class VoiceWebhook:
@@ -210,6 +217,7 @@ class VoiceWebhook:
             _first(checked, "SpeechResult").strip(),
             _first(checked, "Digits").strip(),
             confidence_of(_first(checked, "Confidence")),
+            number,
         )
         previous = await self.deps.turns.get(call_sid, turn - 1) if turn > 0 else None
         answered = await self.answer(Turn(call_sid, turn, sender_id), heard, previous, on_new_message)
@@ -235,30 +243,36 @@ class VoiceWebhook:
         """This turn's TwiML and state, from what the caller said and what the previous turn asked."""
         misses = previous.misses if previous else 0
         if turn.turn == 0:
-            return await self.ask_assistant(turn, GREET_PAYLOAD, None, 0, on_new_message)
-        if previous is not None and previous.offer in (CONFIRM, SWITCHBOARD):
+            return await self.ask_assistant(turn, GREET_PAYLOAD, None, 0, on_new_message, heard.number)
+        if previous is not None and previous.offer in (CONFIRM, SWITCHBOARD, TEXT_REFERENCE):
             answer = yes_or_no(heard.speech, heard.digits)
-            if previous.offer == SWITCHBOARD:
+            if previous.offer == TEXT_REFERENCE:
+                if answer.yes and previous.pending:
+                    return await self.text_reference(turn, previous.pending, heard.number)
+                if answer.no:
+                    return self.listen(turn, [self.deps.notices.voice_sms_declined], misses=0)
+            elif previous.offer == SWITCHBOARD:
                 if answer.yes:
-                    return await self.ask_assistant(turn, HANDOFF_PAYLOAD, None, 0, on_new_message)
+                    return await self.ask_assistant(turn, HANDOFF_PAYLOAD, None, 0, on_new_message, heard.number)
                 if answer.no:
                     return self.listen(turn, [self.deps.notices.voice_switchboard_declined], misses=0)
                 if not heard.speech and not heard.digits:
                     return self.hang_up(turn, [self.deps.notices.voice_goodbye])
             elif answer.yes and previous.pending:
-                return await self.ask_assistant(turn, previous.pending, None, 0, on_new_message)
+                return await self.ask_assistant(turn, previous.pending, None, 0, on_new_message, heard.number)
             elif answer.no:
                 return self.missed(turn, misses + 1, self.deps.notices.voice_repeat)
         offer = await self.deps.stores.offers.recall(turn.sender_id)
         choice = choice_of(heard.speech, heard.digits, offer.menu if offer else [])
         if choice is not None:
-            return await self.ask_assistant(turn, choice.payload, heard.confidence, misses, on_new_message)
+            payload = choice.payload
+            return await self.ask_assistant(turn, payload, heard.confidence, misses, on_new_message, heard.number)
         if heard.digits or not heard.speech:
             return self.missed(turn, misses + 1, self.deps.notices.voice_not_heard)
         if heard.confidence is not None and heard.confidence < self.deps.min_confidence:
             confirm = self.deps.notices.render("voice_confirm", heard=heard.speech)
             return replace(self.listen(turn, [confirm], misses=misses), pending=heard.speech, offer=CONFIRM)
-        return await self.ask_assistant(turn, heard.speech, heard.confidence, misses, on_new_message)
+        return await self.ask_assistant(turn, heard.speech, heard.confidence, misses, on_new_message, heard.number)
 
     def listen(self, turn: Turn, sayings: list[str], *, misses: int) -> Turn:
         """Say something and gather the next turn."""
@@ -277,7 +291,13 @@ class VoiceWebhook:
         return self.listen(turn, [*said, notice] if not said else said, misses=misses)
 
     async def ask_assistant(
-        self, turn: Turn, text: str, confidence: float | None, misses: int, on_new_message: OnNewMessage
+        self,
+        turn: Turn,
+        text: str,
+        confidence: float | None,
+        misses: int,
+        on_new_message: OnNewMessage,
+        number: str = "",
     ) -> Turn:
         """Hand the caller's words to the assistant and turn its answer into this turn's TwiML."""
         notices = self.deps.notices
@@ -312,7 +332,20 @@ class VoiceWebhook:
             return self.hang_up(turn, spoken.sayings or [notices.voice_goodbye])
         if spoken.misunderstood:
             return self.missed(turn, misses + 1, notices.voice_repeat, spoken.sayings)
+        if spoken.reference and self.deps.references is not None and is_french_mobile(number):
+            offered = self.listen(turn, [*spoken.sayings, notices.voice_offer_sms], misses=0)
+            return replace(offered, offer=TEXT_REFERENCE, pending=spoken.reference)
         return self.listen(turn, spoken.sayings or [notices.voice_repeat], misses=0)
+
+    async def text_reference(self, turn: Turn, reference: str, number: str) -> Turn:
+        """The caller said yes: their SMS identity follows the ticket and the reference is queued by SMS."""
+        assert self.deps.references is not None
+        try:
+            await self.deps.references.send(reference, number)
+        except Exception:  # noqa: BLE001 - the caller heard the reference twice; say the SMS failed, go on
+            logger.exception("The reference of a phone report could not be queued by SMS")
+            return self.listen(turn, [self.deps.notices.voice_sms_failed], misses=0)
+        return self.listen(turn, [self.deps.notices.voice_sms_queued], misses=0)
 
     def transfer(self, turn: Turn, spoken: Spoken) -> Turn:
         """Put the caller through to the switchboard; the agent first hears the topic."""
@@ -387,6 +420,7 @@ class VoiceInput(InputChannel):
                 logger.warning("Twilio is not configured: the phone channel will refuse every call")
             stores = open_channel_stores(settings.effective_database_url)
             assert stores.engine is not None
+            secret = load_identity_secret(settings.identity_secret, settings.var_dir)
             self._deps = VoiceDeps(
                 stores=stores,
                 turns=SqlTurnStore(stores.engine),
@@ -396,11 +430,12 @@ class VoiceInput(InputChannel):
                 notices=load_notices(ROOT / "domain.yml", self._notice_overrides),
                 auth_token=auth_token,
                 public_url=settings.public_url,
-                identity_secret=load_identity_secret(settings.identity_secret, settings.var_dir),
+                identity_secret=secret,
                 max_body_bytes=settings.max_body_bytes,
                 voice=twiml.Voice(self._voice_name or settings.voice_name),
                 transfer_number=self._transfer_number or settings.voice_transfer_number,
                 min_confidence=settings.voice_min_confidence,
+                references=OutboxReferenceTexts(store_from_settings(settings), stores.identities, secret),
             )
         return self._deps
 

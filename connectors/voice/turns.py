@@ -22,6 +22,7 @@ from connectors.shared.tables import voice_turns
 
 CONFIRM = "confirm"  # the turn asked « vous avez dit … : c'est bien cela ? »
 SWITCHBOARD = "switchboard"  # the turn offered a transfer to the switchboard
+TEXT_REFERENCE = "sms"  # the turn offered a report's reference by SMS (`pending` holds the reference)
 
 
 @dataclass(frozen=True)

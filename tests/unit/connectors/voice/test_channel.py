@@ -44,6 +44,11 @@ class Assistant:
         elif text == "/request_human" or "quelqu'un" in text:
             await out.send_text_message(me, "Je vous passe l'accueil de la mairie.")
             await out.send_custom_json(me, {"voice": "transfer", "topic": "horaires de la mairie"})
+        elif text == "oui envoyer":
+            await out.send_text_message(
+                me, "Merci ! Notez sa référence : PAU-2026-000042. Je répète : PAU-2026-000042."
+            )
+            await out.send_custom_json(me, {"voice": "offer_sms", "ticket_ref": "PAU-2026-000042"})
         elif text == "blabla":
             await out.send_text_message(me, "Pardon, je n'ai pas compris.")
             await out.send_custom_json(me, {"voice": "misunderstood"})
@@ -55,10 +60,27 @@ class Assistant:
         return [m.text or "" for m in self.messages]
 
 
+class References:
+    """Records the references queued by SMS (or fails)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.fail = fail
+
+    async def send(self, ref: str, number: str) -> None:
+        if self.fail:
+            raise RuntimeError("database locked")
+        self.sent.append((ref, number))
+
+
 class Call:
     """One phone call to the webhook on in-memory stores."""
 
-    def __init__(self, transfer_number: str | None = SWITCHBOARD) -> None:
+    def __init__(
+        self, transfer_number: str | None = SWITCHBOARD, number: str = NUMBER, references: References | None = None
+    ) -> None:
+        self.number = number
+        self.references = references or References()
         self.stores = memory_channel_stores()
         self.turns = MemoryTurnStore()
         self.webhook = VoiceWebhook(
@@ -74,13 +96,14 @@ class Call:
                 voice=Voice("Polly.Lea"),
                 transfer_number=transfer_number,
                 repeat_wait_seconds=0.5,
+                references=self.references,
             )
         )
         self.assistant = Assistant()
         self.turn = 0
 
     def form(self, **extra: str) -> dict[str, str]:
-        return {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "2" * 32, "From": NUMBER, "To": "+33536490000",
+        return {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "2" * 32, "From": self.number, "To": "+33536490000",
                 "CallStatus": "in-progress", **extra}  # fmt: skip
 
     async def post(
@@ -262,3 +285,45 @@ async def test_status_callbacks_are_acknowledged_only_when_signed() -> None:
     path = "/webhooks/voice/status"
     assert (await call.post(call.form(CallStatus="completed"), path=path))[0] == 200
     assert (await call.post(call.form(CallStatus="completed"), path=path, signature="forged"))[0] == 403
+
+
+@pytest.mark.asyncio
+async def test_a_report_ends_with_the_reference_spoken_twice_and_sent_by_sms_when_the_caller_agrees() -> None:
+    call = Call()
+    await call.start()
+    root = await call.say("oui envoyer")
+    spelled = "P, A, U, deux mille vingt-six, zéro, zéro, zéro, zéro, quatre, deux"
+    assert said(root).count(spelled) == 2
+    assert "par SMS" in said(root) and "tapez 1" in said(root)
+    root = await call.say(digits="1")
+    assert call.references.sent == [("PAU-2026-000042", NUMBER)]
+    assert "vous allez recevoir la référence par SMS" in said(root) and "STOP" in said(root)
+    assert root.findall("Gather")
+
+
+@pytest.mark.asyncio
+async def test_no_sms_without_consent() -> None:
+    call = Call()
+    await call.start()
+    await call.say("oui envoyer")
+    root = await call.say("non merci")
+    assert call.references.sent == [] and "pas de SMS" in said(root)
+
+
+@pytest.mark.asyncio
+async def test_a_landline_caller_is_not_offered_an_sms() -> None:
+    call = Call(number="+33559012345")
+    await call.start()
+    root = await call.say("oui envoyer")
+    assert "SMS" not in said(root)
+    await call.say("oui")
+    assert call.references.sent == []
+
+
+@pytest.mark.asyncio
+async def test_when_the_sms_cannot_be_queued_the_caller_is_told_and_the_call_goes_on() -> None:
+    call = Call(references=References(fail=True))
+    await call.start()
+    await call.say("oui envoyer")
+    root = await call.say("oui")
+    assert "pas pu préparer le SMS" in said(root) and root.findall("Gather")
