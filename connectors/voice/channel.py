@@ -29,7 +29,7 @@ from bot.town.tickets.store import store_from_settings
 from connectors.shared.channel_stores import ChannelStores, dispose_after_fork, open_channel_stores
 from connectors.shared.guard import GREET_PAYLOAD, Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.notices import Notices, load_notices
-from connectors.shared.offers import Button, OfferStore, buttons_from_rasa
+from connectors.shared.offers import Button, buttons_from_rasa
 from connectors.sms.channel import parse_form
 from connectors.voice import twiml
 from connectors.voice.references import OutboxReferenceTexts, ReferenceTexts, is_french_mobile
@@ -70,9 +70,9 @@ def confidence_of(raw: str) -> float | None:
 class VoiceCollector(CollectingOutputChannel):
     """Collects one turn's answer; named `voice` so the `channel: voice` response variants are chosen."""
 
-    def __init__(self, offers: OfferStore) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.offers = offers
+        self.menu: list[Button] = []  # the choices of the turn's last menu: digits and titles pick from it
 
     @classmethod
     def name(cls) -> str:
@@ -82,9 +82,8 @@ class VoiceCollector(CollectingOutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        """Remember the choices as offered (so a digit or their title picks one), then collect the message."""
-        choices = buttons_from_rasa([b for b in buttons if not b.get("url")])
-        await self.offers.remember(recipient_id, choices[:MAX_SPOKEN_CHOICES])
+        """Keep the choices (a link is no choice on the phone), then collect the message."""
+        self.menu = buttons_from_rasa([b for b in buttons if not b.get("url")])[:MAX_SPOKEN_CHOICES]
         await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
 
 
@@ -267,7 +266,9 @@ class VoiceWebhook:
         if choice is not None:
             payload = choice.payload
             return await self.ask_assistant(turn, payload, heard.confidence, misses, on_new_message, heard.number)
-        if heard.digits or not heard.speech:
+        if heard.digits:  # a key that offers nothing
+            return self.missed(turn, misses + 1, self.deps.notices.voice_repeat)
+        if not heard.speech:
             return self.missed(turn, misses + 1, self.deps.notices.voice_not_heard)
         if heard.confidence is not None and heard.confidence < self.deps.min_confidence:
             confirm = self.deps.notices.render("voice_confirm", heard=heard.speech)
@@ -308,7 +309,7 @@ class VoiceWebhook:
             if screened.verdict is not Verdict.PASS:
                 return self.missed(turn, misses + 1, notices.voice_repeat)
             text = screened.text
-        collector = VoiceCollector(self.deps.stores.offers)
+        collector = VoiceCollector()
         metadata: dict[str, Any] = {"channel": "voice"}
         if confidence is not None:
             metadata["speech_confidence"] = round(confidence, 3)
@@ -325,6 +326,8 @@ class VoiceWebhook:
         except Exception:  # noqa: BLE001 - the caller must hear something whatever failed
             logger.exception("The assistant failed on a voice turn")
             return self.listen(turn, [notices.unavailable], misses=misses)
+        # Always recorded: a digit refers to the menu of the last answer, or to none.
+        await self.deps.stores.offers.remember(turn.sender_id, collector.menu)
         spoken = spoken_answer(collector.messages, notices)
         if spoken.transfer:
             return self.transfer(turn, spoken)
@@ -481,4 +484,4 @@ class VoiceInput(InputChannel):
 
     def get_output_channel(self) -> CollectingOutputChannel:
         """A phone call cannot be reached later: notifications to it are collected and dropped."""
-        return VoiceCollector(self.webhook().deps.stores.offers)
+        return VoiceCollector()

@@ -327,3 +327,13 @@ async def test_when_the_sms_cannot_be_queued_the_caller_is_told_and_the_call_goe
     await call.say("oui envoyer")
     root = await call.say("oui")
     assert "pas pu préparer le SMS" in said(root) and root.findall("Gather")
+
+
+@pytest.mark.asyncio
+async def test_a_digit_after_an_answer_without_choices_picks_no_stale_choice() -> None:
+    call = Call()
+    await call.start()
+    await call.say("menu")
+    await call.say("horaires de la mairie")
+    root = await call.say(digits="2")
+    assert call.assistant.texts[-1] == "horaires de la mairie" and "répéter" in said(root)
