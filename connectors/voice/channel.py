@@ -209,7 +209,12 @@ class VoiceWebhook:
             return 400, "CallSid, From and a valid turn are required"
         turn = int(turn_text)
         sender_id = voice_sender_id(self.deps.identity_secret, number)
-        if not await self.deps.turns.claim(call_sid, turn, sender_id):
+        try:
+            first = await self.deps.turns.claim(call_sid, turn, sender_id)
+        except Exception:  # noqa: BLE001 - the caller is on the line: a rare duplicate beats silence
+            logger.exception("Voice turns unavailable; answering %s/%s without deduplication", call_sid, turn)
+            first = True
+        if not first:
             logger.info("Voice turn %s/%s already answered", call_sid, turn)
             return 200, await self.repeated(call_sid, turn)
         heard = Heard(
@@ -218,9 +223,17 @@ class VoiceWebhook:
             confidence_of(_first(checked, "Confidence")),
             number,
         )
-        previous = await self.deps.turns.get(call_sid, turn - 1) if turn > 0 else None
-        answered = await self.answer(Turn(call_sid, turn, sender_id), heard, previous, on_new_message)
-        await self.deps.turns.finish(answered)
+        this_turn = Turn(call_sid, turn, sender_id)
+        try:
+            previous = await self.deps.turns.get(call_sid, turn - 1) if turn > 0 else None
+            answered = await self.answer(this_turn, heard, previous, on_new_message)
+        except Exception:  # noqa: BLE001 - the caller hears an honest answer and may try again
+            logger.exception("A voice turn could not be answered")
+            answered = self.listen(this_turn, [self.deps.notices.unavailable], misses=0)
+        try:
+            await self.deps.turns.finish(answered)
+        except Exception:  # noqa: BLE001 - the answer is still given; only a repeat of this turn is not recognised
+            logger.exception("The answer of voice turn %s/%s could not be stored", call_sid, turn)
         return 200, answered.twiml or ""
 
     async def repeated(self, call_sid: str, turn: int) -> str:

@@ -337,3 +337,26 @@ async def test_a_digit_after_an_answer_without_choices_picks_no_stale_choice() -
     await call.say("horaires de la mairie")
     root = await call.say(digits="2")
     assert call.assistant.texts[-1] == "horaires de la mairie" and "répéter" in said(root)
+
+
+class BrokenTurns(MemoryTurnStore):
+    """A turn store whose database is down."""
+
+    async def claim(self, call_sid: str, turn: int, sender_id: str) -> bool:
+        raise RuntimeError("database is locked")
+
+    async def get(self, call_sid: str, turn: int):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database is locked")
+
+    async def finish(self, answered) -> None:  # type: ignore[no-untyped-def]
+        raise RuntimeError("database is locked")
+
+
+@pytest.mark.asyncio
+async def test_when_the_turn_store_is_down_the_caller_still_gets_an_answer() -> None:
+    call = Call()
+    call.webhook.deps.turns = BrokenTurns()
+    root = await call.start()
+    assert root.findall("Gather") and call.assistant.texts == ["/greet"]
+    root = await call.say("horaires de la mairie")
+    assert "momentanément indisponible" in said(root) and root.findall("Gather")
