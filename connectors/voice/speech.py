@@ -29,6 +29,9 @@ PHONE = re.compile(
     r"(?<![\w+])(?:\+33\s?[1-9](?:[\s.]?\d{2}){4}|0\s?[1-9](?:[\s.]?\d{2}){4}|0\s?800(?:\s?\d{2}){3})(?!\d)"
 )
 TICKET_REF = re.compile(r"\b([A-Z]{2,6})-(\d{4})-(\d{6})\b")
+EUROS = re.compile(r"(?<![\d,.])(\d{1,4})(?:,(\d{2}))? ?€")
+FIRST_OF_MONTH = re.compile(r"\b1er\b")
+FEMININE_ONE = re.compile(r"(?<![\d,.])1 (minute|heure|semaine|fois)\b")
 SHORT_NUMBER = re.compile(r"(?<![\w,.])\d{1,4}(?![\d,.]\d)(?!\w)")
 BULLETS = re.compile(r"^[\s•\-*]+", re.MULTILINE)
 SPACES = re.compile(r"[ \t\u00a0\u202f]+")
@@ -73,6 +76,12 @@ def _spoken_time(match: re.Match[str]) -> str:
     return time_words(int(match.group(1)), int(match.group(2) or 0))
 
 
+def _spoken_price(match: re.Match[str]) -> str:
+    euros, cents = int(match.group(1)), int(match.group(2) or 0)
+    said = f"{number_words(euros)} euro" + ("s" if euros > 1 else "")
+    return f"{said} {number_words(cents)}" if cents else said
+
+
 def phone_words(number: str) -> str:
     """A French phone number two digits at a time: « zéro cinq, cinquante-neuf, vingt-sept, … »."""
     digits = re.sub(r"\D", "", number)
@@ -106,6 +115,9 @@ def for_the_ear(text: str) -> str:
     text = EVERY_DAY.sub("sept jours sur sept", text)
     text = TICKET_REF.sub(lambda m: reference_words(*m.groups()), text)
     text = PHONE.sub(lambda m: phone_words(m.group(0)), text)
+    text = EUROS.sub(_spoken_price, text)
+    text = FIRST_OF_MONTH.sub("premier", text)
+    text = FEMININE_ONE.sub(r"une \1", text)
     text = CLOCK_TIME.sub(_spoken_time, text)
     text = SHORT_NUMBER.sub(lambda m: number_words(int(m.group(0))), text)
     text = BULLETS.sub("", text)

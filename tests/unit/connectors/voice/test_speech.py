@@ -72,3 +72,13 @@ def test_a_choice_is_picked_by_keypad_digit_or_by_its_title() -> None:
 def test_yes_and_no_by_voice_or_keypad(speech: str, digits: str, yes: bool, no: bool) -> None:
     answer = yes_or_no(speech, digits)
     assert (answer.yes, answer.no) == (yes, no)
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [("Coût : 25 €.", "Coût : vingt-cinq euros."), ("3,50 €", "trois euros cinquante."), ("1 €", "un euro."),
+     ("dans 1 minute", "dans une minute."), ("Elle ferme dans 1 h 15.", "Elle ferme dans une heure quinze."),
+     ("lundi 1er décembre", "lundi premier décembre.")],
+)  # fmt: skip
+def test_prices_durations_and_dates_are_said_as_people_say_them(written: str, spoken: str) -> None:
+    assert for_the_ear(written) == spoken
