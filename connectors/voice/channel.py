@@ -21,7 +21,9 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Us
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from twilio.http import HttpClient
 from twilio.request_validator import RequestValidator
+from twilio.rest import Client
 
 from bot.settings import ROOT, Settings, get_settings
 from bot.town.privacy.pseudonyms import load_identity_secret, voice_sender_id
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 WEBHOOK_PATH = "/webhooks/voice/webhook"
 WHISPER_PATH = "/webhooks/voice/whisper"
+STATUS_PATH = "/webhooks/voice/status"
 HANDOFF_PAYLOAD = "/request_human"
 MISSES_BEFORE_SWITCHBOARD = 2
 MAX_TURNS = 200  # a call longer than this is a loop, not a citizen
@@ -65,6 +68,28 @@ def confidence_of(raw: str) -> float | None:
     except ValueError:
         return None
     return value if 0.0 <= value <= 1.0 else None
+
+
+async def set_voice_webhook(
+    public_url: str, account_sid: str, auth_token: str, number: str, *, http_client: HttpClient | None = None
+) -> str:
+    """Point the Twilio number's incoming-call webhook and status callback at this server; returns the webhook URL."""
+    base = public_url.rstrip("/")
+
+    def update() -> None:
+        client = Client(account_sid, auth_token, http_client=http_client)
+        numbers = client.incoming_phone_numbers.list(phone_number=number, limit=1)
+        if not numbers:
+            raise LookupError(f"{number} is not a number of this Twilio account")
+        client.incoming_phone_numbers(numbers[0].sid).update(
+            voice_url=base + WEBHOOK_PATH,
+            voice_method="POST",
+            status_callback=base + STATUS_PATH,
+            status_callback_method="POST",
+        )
+
+    await asyncio.to_thread(update)
+    return base + WEBHOOK_PATH
 
 
 class VoiceCollector(CollectingOutputChannel):
@@ -409,6 +434,15 @@ class VoiceInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         """Options from credentials.yml; secrets default to the TWILIO_* and VOICE_* settings."""
         return cls(**(credentials or {}))
+
+    @classmethod
+    async def register_webhook(cls, settings: Settings) -> str | None:
+        """`python -m bot set-webhooks`: point the Twilio number's calls at PUBLIC_URL; None when not configured."""
+        if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number):
+            return None
+        return await set_voice_webhook(
+            settings.public_url, settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from_number
+        )
 
     def __init__(
         self,

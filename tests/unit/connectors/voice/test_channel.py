@@ -14,7 +14,8 @@ from bot.town.privacy.pseudonyms import voice_sender_id
 from connectors.shared.channel_stores import memory_channel_stores
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter
 from connectors.shared.notices import Notices
-from connectors.voice.channel import VoiceDeps, VoiceWebhook
+from connectors.sms.fake_twilio import RecordingTwilioHttpClient
+from connectors.voice.channel import VoiceDeps, VoiceWebhook, set_voice_webhook
 from connectors.voice.turns import MemoryTurnStore
 from connectors.voice.twiml import Voice
 
@@ -360,3 +361,27 @@ async def test_when_the_turn_store_is_down_the_caller_still_gets_an_answer() -> 
     assert root.findall("Gather") and call.assistant.texts == ["/greet"]
     root = await call.say("horaires de la mairie")
     assert "momentanément indisponible" in said(root) and root.findall("Gather")
+
+
+@pytest.mark.asyncio
+async def test_set_voice_webhook_points_the_numbers_calls_and_status_callbacks_at_the_public_url() -> None:
+    http = RecordingTwilioHttpClient()
+    number_sid = "PN" + "4" * 32
+    http.script(200, {"incoming_phone_numbers": [{"sid": number_sid, "phone_number": "+33536490000"}],
+                      "next_page_uri": None})  # fmt: skip
+    http.script(200, {"sid": number_sid, "voice_url": PUBLIC_URL + PATH})
+    url = await set_voice_webhook(PUBLIC_URL + "/", "AC" + "2" * 32, AUTH_TOKEN, "+33536490000", http_client=http)
+    assert url == PUBLIC_URL + PATH
+    _, update = http.calls
+    assert update.uri.endswith(f"/IncomingPhoneNumbers/{number_sid}.json")
+    status = PUBLIC_URL + "/webhooks/voice/status"
+    assert update.data == {"VoiceUrl": PUBLIC_URL + PATH, "VoiceMethod": "POST", "StatusCallback": status,
+                           "StatusCallbackMethod": "POST"}  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_set_voice_webhook_refuses_a_number_of_another_account() -> None:
+    http = RecordingTwilioHttpClient()
+    http.script(200, {"incoming_phone_numbers": [], "next_page_uri": None})
+    with pytest.raises(LookupError):
+        await set_voice_webhook(PUBLIC_URL, "AC" + "2" * 32, AUTH_TOKEN, "+33536490099", http_client=http)
