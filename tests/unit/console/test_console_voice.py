@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
-from rasa.shared.core.events import UserUttered
+import pytest
+from rasa.shared.core.events import BotUttered, UserUttered
 
+from bot.console.analytics import analytics_csv, compute_analytics
 from bot.console.conversations import (
     CHANNEL_LABELS,
     ConversationFilter,
@@ -15,7 +18,7 @@ from bot.console.conversations import (
 )
 from bot.console.schema import create_console_schema
 from bot.db import create_engine_for
-from tests.unit.console.console_seed import PARIS, at, bot, store
+from tests.unit.console.console_seed import PARIS, at, bot, store, user
 from tests.unit.console.test_console_pages import AGENT, client_for, log_in, start_console
 
 CALLER = "voice:0a1b2c3d4e5f60718293"
@@ -59,3 +62,39 @@ async def test_the_transcript_page_shows_the_channel_and_the_speech_confidence(t
         assert page.status_code == 200 and "Canal : Téléphone" in page.text
         assert "Reconnaissance vocale" in page.text and "0,42" in page.text and "(faible)" in page.text
         assert "quels sont les horaires de la mairie" in listing.text and "<td>Téléphone</td>" in listing.text
+
+
+def seed_calls(engine) -> None:
+    """Three calls over two days, one of them put through to the switchboard; and a web chat that is no call."""
+    other = "voice:99aa88bb77cc66dd55ee"
+    store(engine, CALLER, [spoken("horaires de la mairie", "ask_opening_hours", 0.97, 0.9, at(23, 10)),
+                           bot("Ouvert de neuf heures à midi.", at(23, 10, 0, 1)),
+                           spoken("je veux parler à quelqu'un", "request_human", 0.95, 0.9, at(24, 11)),
+                           BotUttered("Je vous mets en relation.", {"custom": {"voice": "transfer", "topic": "x"}},
+                                      timestamp=at(24, 11, 0, 1))])  # fmt: skip
+    store(engine, other, [spoken("collecte rue Serviez", "ask_waste_collection", 0.9, 0.8, at(23, 15))])
+    store(engine, "webchat:1a2b3c", [user("bonjour", "greet", 0.99, at(23, 9))])
+
+
+def test_analytics_count_calls_transfers_and_calls_resolved_without_an_agent(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'console.db'}")
+    create_console_schema(engine)
+    seed_calls(engine)
+    figures = compute_analytics(engine, date(2026, 11, 19), date(2026, 11, 26), tz=PARIS)
+    assert (figures.calls, figures.transferred_calls) == (3, 1)
+    assert figures.calls_resolved_without_agent_rate == pytest.approx(2 / 3)
+    rows = analytics_csv(figures).splitlines()
+    assert "appels,,voice,3" in rows and "appels_transferes,,voice,1" in rows
+    later = compute_analytics(engine, date(2026, 11, 25), date(2026, 11, 26), tz=PARIS)
+    assert (later.calls, later.transferred_calls, later.calls_resolved_without_agent_rate) == (0, 0, None)
+
+
+async def test_the_analytics_page_shows_the_phone_figures(tmp_path: Path) -> None:
+    async for console in start_console(tmp_path):
+        seed_calls(console.engine)
+        async with client_for(console) as client:
+            await log_in(client, AGENT)
+            page = await client.get("/analytics", params={"du": "2026-11-19", "au": "2026-11-26"})
+        assert page.status_code == 200
+        assert "<dt>Appels téléphoniques</dt><dd>3</dd>" in page.text
+        assert "<dt>Appels transférés au standard</dt><dd>1</dd>" in page.text and "66,7 %" in page.text
