@@ -31,11 +31,11 @@ from bot.town.tickets.store import store_from_settings
 from connectors.shared.channel_stores import ChannelStores, dispose_after_fork, open_channel_stores
 from connectors.shared.guard import GREET_PAYLOAD, Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.notices import Notices, load_notices
-from connectors.shared.offers import Button, buttons_from_rasa
 from connectors.sms.channel import parse_form
 from connectors.voice import twiml
+from connectors.voice.answers import Spoken, VoiceCollector, spoken_answer
 from connectors.voice.references import OutboxReferenceTexts, ReferenceTexts, is_french_mobile
-from connectors.voice.speech import MAX_SPOKEN_CHOICES, choice_of, for_the_ear, number_words, yes_or_no
+from connectors.voice.speech import choice_of, yes_or_no
 from connectors.voice.turns import CONFIRM, SWITCHBOARD, TEXT_REFERENCE, SqlTurnStore, Turn, TurnStore
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,6 @@ STATUS_PATH = "/webhooks/voice/status"
 HANDOFF_PAYLOAD = "/request_human"
 MISSES_BEFORE_SWITCHBOARD = 2
 MAX_TURNS = 200  # a call longer than this is a loop, not a citizen
-# What an answer's custom message asks of the call (domain.yml voice variants, actions/handoff.py).
-CONTROL_KEY = "voice"
-TRANSFER, HANG_UP, MISUNDERSTOOD, OFFER_SMS = "transfer", "hangup", "misunderstood", "offer_sms"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -90,71 +87,6 @@ async def set_voice_webhook(
 
     await asyncio.to_thread(update)
     return base + WEBHOOK_PATH
-
-
-class VoiceCollector(CollectingOutputChannel):
-    """Collects one turn's answer; named `voice` so the `channel: voice` response variants are chosen."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.menu: list[Button] = []  # the choices of the turn's last menu: digits and titles pick from it
-
-    @classmethod
-    def name(cls) -> str:
-        """The channel name of response variants and of the conversation's output channel."""
-        return "voice"
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        """Keep the choices (a link is no choice on the phone), then collect the message."""
-        self.menu = buttons_from_rasa([b for b in buttons if not b.get("url")])[:MAX_SPOKEN_CHOICES]
-        await super().send_text_with_buttons(recipient_id, text, buttons, **kwargs)
-
-
-@dataclass
-class Spoken:
-    """A turn's answer as the call will render it."""
-
-    sayings: list[str] = field(default_factory=list)
-    transfer_topic: str | None = None
-    transfer: bool = False
-    hang_up: bool = False
-    misunderstood: bool = False
-    reference: str | None = None  # a report's reference the caller may also get by SMS
-
-
-def spoken_answer(messages: list[dict[str, Any]], notices: Notices) -> Spoken:
-    """The assistant's messages as sentences for the ear, with what they ask of the call (transfer, hang up)."""
-    spoken = Spoken()
-    for message in messages:
-        if message.get("text"):
-            spoken.sayings.append(for_the_ear(str(message["text"])))
-        choices = buttons_from_rasa([b for b in message.get("buttons") or [] if not b.get("url")])
-        if choices:
-            spoken.sayings.append(spoken_menu(choices, notices))
-        custom = message.get("custom")
-        if isinstance(custom, dict):
-            control = custom.get(CONTROL_KEY)
-            if control == TRANSFER:
-                spoken.transfer, spoken.transfer_topic = True, str(custom.get("topic") or "").strip() or None
-            elif control == HANG_UP:
-                spoken.hang_up = True
-            elif control == MISUNDERSTOOD:
-                spoken.misunderstood = True
-            elif control == OFFER_SMS and custom.get("ticket_ref"):
-                spoken.reference = str(custom["ticket_ref"])
-    spoken.sayings = [s for s in spoken.sayings if s.strip()]
-    return spoken
-
-
-def spoken_menu(choices: list[Button], notices: Notices) -> str:
-    """« Pour Horaires, tapez un. Pour Adresse, tapez deux. Vous pouvez aussi dire votre choix. »"""
-    lines = [
-        notices.render("voice_menu_choice", title=button.title, digit=number_words(index))
-        for index, button in enumerate(choices[:MAX_SPOKEN_CHOICES], start=1)
-    ]
-    return " ".join([*lines, notices.voice_menu_prompt])
 
 
 @dataclass

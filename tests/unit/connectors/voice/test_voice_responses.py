@@ -13,7 +13,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.runtime.nlg import TownResponses
 from bot.settings import ROOT, Settings
 from connectors.shared.notices import Notices
-from connectors.voice.channel import VoiceCollector, spoken_answer
+from connectors.voice.answers import VoiceCollector, spoken_answer
 
 RESPONSES: dict[str, list[dict[str, Any]]] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))[
     "responses"
