@@ -52,6 +52,9 @@ class Notices:
     voice_transfer_unavailable: str = (
         "Je ne peux pas transférer votre appel pour le moment. Merci de rappeler la mairie un peu plus tard. Au revoir."
     )
+    voice_transfer_no_answer: str = (
+        "L'accueil de la mairie n'a pas pu prendre votre appel. Merci de rappeler un peu plus tard. Au revoir."
+    )
     voice_offer_sms: str = (
         "Voulez-vous aussi recevoir cette référence par SMS sur ce téléphone, avec son suivi ? "
         "Dites oui, ou tapez 1. Sinon, dites non, ou tapez 2."

@@ -44,6 +44,8 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 WEBHOOK_PATH = "/webhooks/voice/webhook"
 WHISPER_PATH = "/webhooks/voice/whisper"
 STATUS_PATH = "/webhooks/voice/status"
+AFTER_TRANSFER_PATH = "/webhooks/voice/transfer-ended"
+CONNECTED = {"completed", "answered"}  # DialCallStatus of a transfer someone took
 HANDOFF_PAYLOAD = "/request_human"
 MISSES_BEFORE_SWITCHBOARD = 2
 MAX_TURNS = 200  # a call longer than this is a loop, not a citizen
@@ -327,7 +329,8 @@ class VoiceWebhook:
             logger.warning("A caller asked for the switchboard but VOICE_TRANSFER_NUMBER is not set")
             return self.hang_up(turn, [*spoken.sayings, self.deps.notices.voice_transfer_unavailable])
         whisper = self.url(WHISPER_PATH, call=turn.call_sid, turn=turn.turn)
-        done = replace(turn, twiml=twiml.dial(spoken.sayings, number, whisper, self.deps.voice), misses=0)
+        after = self.url(AFTER_TRANSFER_PATH)
+        done = replace(turn, twiml=twiml.dial(spoken.sayings, number, whisper, after, self.deps.voice), misses=0)
         return replace(done, topic=spoken.transfer_topic)
 
     async def whisper(self, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
@@ -344,6 +347,17 @@ class VoiceWebhook:
         topic = known.topic if known else None
         said = notices.render("voice_whisper", topic=topic) if topic else notices.voice_whisper_plain
         return 200, twiml.say_only([said], self.deps.voice)
+
+    async def transfer_ended(
+        self, path: str, query_string: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, str]:
+        """After a transfer: the call ends if someone answered; otherwise the caller is told to call back later."""
+        checked = await self.authenticate(path, query_string, headers, body)
+        if isinstance(checked, tuple):
+            return checked
+        if _first(checked, "DialCallStatus") in CONNECTED:
+            return 200, twiml.say_and_hang_up([], self.deps.voice)
+        return 200, twiml.say_and_hang_up([self.deps.notices.voice_transfer_no_answer], self.deps.voice)
 
     async def status(self, path: str, query_string: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
         """Twilio's call status callback: acknowledged (and logged without the number)."""
@@ -428,7 +442,7 @@ class VoiceInput(InputChannel):
         return self._webhook
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        """The call webhook, the agent's whisper, the status callback (and a health check)."""
+        """The call webhook, the agent's whisper, the end of a transfer, the status callback (and a health check)."""
         webhook = self.webhook()
         voice_webhook = Blueprint("voice_webhook", __name__)
 
@@ -454,6 +468,12 @@ class VoiceInput(InputChannel):
         @voice_webhook.route("/whisper", methods=["POST"])
         async def whisper(request: Request) -> HTTPResponse:
             return reply(*await webhook.whisper(request.path, request.query_string, request.headers, request.body))
+
+        @voice_webhook.route("/transfer-ended", methods=["POST"])
+        async def transfer_ended(request: Request) -> HTTPResponse:
+            return reply(
+                *await webhook.transfer_ended(request.path, request.query_string, request.headers, request.body)
+            )
 
         @voice_webhook.route("/status", methods=["POST"])
         async def status(request: Request) -> HTTPResponse:

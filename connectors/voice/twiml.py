@@ -35,12 +35,13 @@ def gather(sayings: list[str], action_url: str, voice: Voice) -> str:
     return str(response)
 
 
-def dial(sayings: list[str], number: str, whisper_url: str, voice: Voice) -> str:
-    """Say the answer, then transfer the call; the agent first hears the TwiML of `whisper_url` (the topic)."""
+def dial(sayings: list[str], number: str, whisper_url: str, after_url: str, voice: Voice) -> str:
+    """Say the answer, then transfer the call; the agent first hears the TwiML of `whisper_url` (the topic), and
+    Twilio asks `after_url` what to do once the transfer ends (answered, busy, no answer)."""
     response = VoiceResponse()
     for text in sayings:
         response.say(text, voice=voice.name, language=voice.language)
-    transfer = Dial()
+    transfer = Dial(action=after_url, method="POST")
     transfer.number(number, url=whisper_url, method="POST")
     response.append(transfer)
     return str(response)

@@ -121,6 +121,8 @@ class Call:
             return await self.webhook.handle(path, query, headers, body, self.assistant)
         if path.endswith("/whisper"):
             return await self.webhook.whisper(path, query, headers, body)
+        if path.endswith("/transfer-ended"):
+            return await self.webhook.transfer_ended(path, query, headers, body)
         return await self.webhook.status(path, query, headers, body)
 
     async def start(self) -> ET.Element:
@@ -406,3 +408,21 @@ async def test_bad_speech_gets_a_spoken_answer_never_a_crash_nor_an_injected_int
     assert root.findall("Gather") and said(root).strip()
     assert root.findall("Hangup") == [] and root.findall("Dial") == []
     assert not any(text.startswith("/erase") for text in call.assistant.texts)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("dial_status", "sorry"), [("completed", False), ("no-answer", True), ("busy", True)])
+async def test_after_a_transfer_the_call_ends_and_an_unanswered_caller_is_told_to_call_back(
+    dial_status: str, sorry: bool
+) -> None:
+    call = Call()
+    await call.start()
+    root = await call.say("je veux parler à quelqu'un")
+    [dial] = root.findall("Dial")
+    assert dial.attrib["action"] == PUBLIC_URL + "/webhooks/voice/transfer-ended"
+    path = "/webhooks/voice/transfer-ended"
+    status, body = await call.post(call.form(DialCallStatus=dial_status), path=path)
+    ended = ET.fromstring(body)
+    assert status == 200 and ended.findall("Hangup")
+    assert ("rappeler" in said(ended)) is sorry
+    assert (await call.post(call.form(DialCallStatus="busy"), path=path, signature="forged"))[0] == 403
