@@ -71,6 +71,14 @@ class Call:
         return ET.fromstring(response.text)
 
 
+def signed_post(stack: Stack, public: str, params: dict[str, str]) -> httpx.Response:
+    """POST to one of the channel's public URLs as Twilio would (signed for that URL), on the local server."""
+    signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(public, params)
+    return httpx.post(stack.rasa_url + public[len(PUBLIC_URL) :], content=urlencode(params).encode(), timeout=60,
+                      headers={"X-Twilio-Signature": signature,
+                               "Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+
+
 def said(root: ET.Element) -> str:
     return " ".join(s.text or "" for s in root.iter("Say"))
 
@@ -117,9 +125,16 @@ def test_a_repeated_turn_is_answered_once_with_the_same_twiml(stack: Stack) -> N
 def test_asking_for_someone_in_hours_dials_the_switchboard(stack: Stack) -> None:
     call = Call(stack, "+33559010105")
     call.say()
+    call.say("je voudrais refaire ma carte d'identité")
     root = call.say("je veux parler à quelqu'un")
-    [number] = root.iter("Number")
-    assert number.text == SWITCHBOARD and "/webhooks/voice/whisper?" in number.attrib["url"]
+    [dial] = root.findall("Dial")
+    [number] = dial.iter("Number")
+    assert number.text == SWITCHBOARD and number.attrib["url"].startswith(PUBLIC_URL + "/webhooks/voice/whisper?")
+    whisper = signed_post(stack, number.attrib["url"], {"CallSid": "CA" + uuid.uuid4().hex, "ParentCallSid": call.sid})
+    assert whisper.status_code == 200 and "carte d'identité" in said(ET.fromstring(whisper.text))
+    ended = signed_post(stack, dial.attrib["action"], call.form(DialCallStatus="no-answer"))
+    assert ended.status_code == 200 and ET.fromstring(ended.text).findall("Hangup")
+    assert "rappeler" in said(ET.fromstring(ended.text))
 
 
 def test_a_report_by_phone_ends_with_the_reference_spoken_and_an_sms_queued_to_the_caller(stack: Stack) -> None:
