@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
+import phonenumbers
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -58,6 +59,19 @@ def _first(params: Mapping[str, Any], key: str) -> str:
     if isinstance(value, list):
         return str(value[0]) if value else ""
     return str(value or "")
+
+
+def caller_key(number: str, call_sid: str) -> str:
+    """What a caller's pseudonym is made from: their number, or the call itself when the number is withheld.
+
+    Withheld numbers arrive as words or as placeholder numbers that are no one's ("anonymous", "+266696687"...):
+    keyed on them, every anonymous caller would share one conversation, and hear the others' reports.
+    """
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(number, "FR"))
+    except phonenumbers.NumberParseException:
+        valid = False
+    return number if valid else f"call:{call_sid}"
 
 
 def confidence_of(raw: str) -> float | None:
@@ -167,7 +181,7 @@ class VoiceWebhook:
         if not call_sid or not number or not turn_text.isdigit() or int(turn_text) > MAX_TURNS:
             return 400, "CallSid, From and a valid turn are required"
         turn = int(turn_text)
-        sender_id = voice_sender_id(self.deps.identity_secret, number)
+        sender_id = voice_sender_id(self.deps.identity_secret, caller_key(number, call_sid))
         try:
             first = await self.deps.turns.claim(call_sid, turn, sender_id)
         except Exception:  # noqa: BLE001 - the caller is on the line: a rare duplicate beats silence

@@ -426,3 +426,15 @@ async def test_after_a_transfer_the_call_ends_and_an_unanswered_caller_is_told_t
     assert status == 200 and ended.findall("Hangup")
     assert ("rappeler" in said(ended)) is sorry
     assert (await call.post(call.form(DialCallStatus="busy"), path=path, signature="forged"))[0] == 403
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("withheld", ["anonymous", "+266696687", "+7378742833", ""])
+async def test_callers_with_a_withheld_number_never_share_a_conversation(withheld: str) -> None:
+    first, second = Call(number=withheld or "restricted"), Call(number=withheld or "restricted")
+    second.form = lambda **extra: {**Call.form(second, **extra), "CallSid": "CA" + "7" * 32}  # another call
+    await first.start()
+    await second.start()
+    [one], [two] = first.assistant.messages, second.assistant.messages
+    assert one.sender_id != two.sender_id and one.sender_id.startswith("voice:")
+    assert one.sender_id != voice_sender_id(SECRET, withheld or "restricted")
