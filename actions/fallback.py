@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 FALLBACK_INTENT = "nlu_fallback"
 SUGGESTIONS_RESPONSE = "utter_did_you_mean"
 MAX_SUGGESTIONS = 3
+VOICE_CHANNEL = "voice"
 
 
 def consecutive_fallbacks(events: list[dict[str, Any]]) -> int:
@@ -48,6 +49,11 @@ class ActionFallback(Action):
     ) -> list[dict[str, Any]]:
         if consecutive_fallbacks(tracker.events) < 2:
             dispatcher.utter_message(response="utter_ask_rephrase")
+            return []
+        if tracker.get_latest_input_channel() == VOICE_CHANNEL:
+            # On the phone, a list of choices read aloud is no help: the voice variant says what the assistant
+            # does, and marks a second misunderstanding, after which the channel offers the switchboard.
+            dispatcher.utter_message(response=SUGGESTIONS_RESPONSE)
             return []
         template = domain["responses"][SUGGESTIONS_RESPONSE][0]
         ranking = tracker.latest_message.get("intent_ranking") or []

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -14,8 +15,17 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.report_form import identity
 from actions.tickets_access import TicketsAccess, tickets_access
-from bot.settings import get_settings
-from bot.town.handoff import AgentPresence, HandoffStore, create_handoff_schema, estimate_wait_minutes
+from bot.settings import get_settings, town_now
+from bot.town.catalog.formatting import format_moment
+from bot.town.catalog.hours import next_opening
+from bot.town.handoff import (
+    TOWN_HALL,
+    AgentPresence,
+    HandoffStore,
+    create_handoff_schema,
+    estimate_wait_minutes,
+    switchboard_open,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +80,15 @@ class ActionRequestHuman(Action):
     """Queues the conversation for an agent present in the console and pauses it (handoff_mode live), telling the
     citizen their place and a realistic wait; with nobody present, sets handoff_mode callback (callback_form)."""
 
-    def __init__(self, access: HandoffAccess | None = None, stamp: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        access: HandoffAccess | None = None,
+        stamp: Callable[[], float] = time.time,
+        clock: Callable[[], datetime] = town_now,
+    ) -> None:
         self._access = access
         self._stamp = stamp  # when the request was made, for the queue, presence and the timeout (real time)
+        self._clock = clock  # the town's local time, for the switchboard's hours on the phone
 
     def name(self) -> str:
         return "action_request_human"
@@ -81,6 +97,9 @@ class ActionRequestHuman(Action):
         access = self._access or _shared_access
         channel, sender_id = identity(tracker)
         now = self._stamp()
+        if channel == VOICE_CHANNEL:
+            services = await (access.tickets or tickets_access()).services()
+            return transfer_call(dispatcher, tracker, services.catalog, self._clock())
         try:
             presence, store = await access.presence(), await access.store()
             agents = await asyncio.to_thread(presence.available_agents, now)
@@ -98,6 +117,31 @@ class ActionRequestHuman(Action):
             logger.exception("handoff request of %s could not be queued", sender_id)
         dispatcher.utter_message(response="utter_handoff_callback_offer")
         return [SlotSet("handoff_mode", "callback")]
+
+
+VOICE_CHANNEL = "voice"
+
+
+def transfer_call(dispatcher: CollectingDispatcher, tracker: Tracker, catalog: Any, now: datetime) -> list[EventType]:
+    """On the phone: put the caller through to the switchboard in the town hall's hours, else say when to call."""
+    if switchboard_open(catalog, now):
+        dispatcher.utter_message(response="utter_voice_transfer")
+        dispatcher.utter_message(json_message={"voice": "transfer", "topic": previous_question(tracker)})
+        return []
+    reopening = next_opening(catalog.service(TOWN_HALL), now)
+    if reopening is None:
+        dispatcher.utter_message(response="utter_voice_switchboard_closed_plain")
+    else:
+        dispatcher.utter_message(response="utter_voice_switchboard_closed", next_opening=format_moment(reopening, now))
+    dispatcher.utter_message(json_message={"voice": "hangup"})
+    return []
+
+
+def previous_question(tracker: Tracker) -> str:
+    """What the caller said before asking for a person (the topic the switchboard agent hears), or ""."""
+    said = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    earlier = [text for text in said[:-1] if text and not text.startswith("/")]
+    return earlier[-1] if earlier else ""
 
 
 class ActionHandoffUpdate(Action):

@@ -250,7 +250,8 @@ class Bench:
                      ("catalog",))  # fmt: skip
 
     async def setup_runs(self, name: str, server: servers.Server, runs: Sequence[tuple[str, int]]) -> None:
-        """These (channel, concurrency) runs, in order, through the REST channel or the web chat (socket.io)."""
+        """These (channel, concurrency) runs, in order, through the REST channel, the web chat (socket.io) or the
+        phone channel (signed Twilio Voice turns)."""
         load.allow_websocket_with_old_aiohttp()
         async with httpx.AsyncClient(timeout=60) as client:
             expected = await load.replies_per_turn(client, server.url)
@@ -259,6 +260,7 @@ class Bench:
             "REST": load.rest_conversation(server.url),
             "web chat": load.socketio_conversation(server.url, expected, transport=self.transport,
                                                    think_seconds=self.think),
+            "phone": load.voice_conversation(server.url, servers.TWILIO_AUTH_TOKEN),
         }  # fmt: skip
         for channel, level in runs:
             self.add(await load.closed_loop(f"{name} / {channel}", level, conversations[channel], self.seconds,

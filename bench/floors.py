@@ -19,6 +19,7 @@ PLAIN_REST = f"{PLAIN} / REST"
 PLAIN_PARSE = f"{PLAIN} / model/parse"
 OFF_SUFFIX = " (speed-ups off)"
 CHANNELS = ("REST", "web chat")
+EVERY_RUN_CHANNELS = (*CHANNELS, "phone")  # the phone's turn latency beside REST, at every level
 HEADLINE_CONCURRENCY = 16  # the concurrency of the throughput target
 
 SPEEDUPS_OFF_WHAT = (
@@ -77,8 +78,8 @@ def headline_runs(setup: str, levels: Sequence[int]) -> tuple[tuple[str, int], .
 
 
 def every_run(levels: Sequence[int]) -> tuple[tuple[str, int], ...]:
-    """A Guichet setup's runs: every level through the REST channel, then every level through the web chat."""
-    return tuple((channel, level) for channel in CHANNELS for level in levels)
+    """A Guichet setup's runs: every level through the REST channel, then the web chat, then the phone."""
+    return tuple((channel, level) for channel in EVERY_RUN_CHANNELS for level in levels)
 
 
 def described(setups: Sequence[str], levels: Sequence[int], off_floor: bool) -> list[dict[str, str]]:

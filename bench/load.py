@@ -230,6 +230,69 @@ def parse_conversation(url: str, token: str, texts: Sequence[str] = PARSE_TEXTS,
     return run
 
 
+VOICE_PATH = "/webhooks/voice/webhook"
+
+
+def voice_conversation(
+    url: str, auth_token: str, public_url: str | None = None, script: Sequence[Turn] = SCRIPT, timeout: float = 60.0
+) -> Conversation:
+    """A phone call through the voice channel: the call starts (the greeting), then one signed turn per message.
+
+    Each turn is posted as Twilio posts it: a form with the CallSid, the caller's number, `SpeechResult` and
+    `Confidence`, to the `<Gather action>` URL of the previous answer (`?turn=N`), signed with twilio's own
+    RequestValidator against the server's PUBLIC_URL (`public_url`, by default the URL called). A turn is answered
+    when the TwiML comes back with something said; the call start is not measured (it is not a citizen's turn).
+    """
+    import xml.etree.ElementTree as ET
+
+    from twilio.request_validator import RequestValidator
+
+    validator = RequestValidator(auth_token)
+    signed_base = (public_url or url).rstrip("/")
+    calls = itertools.count(1)
+
+    async def post(session: aiohttp.ClientSession, form: dict[str, str], turn: int) -> tuple[int, str]:
+        query = f"?turn={turn}" if turn else ""
+        signature = validator.compute_signature(signed_base + VOICE_PATH + query, form)
+        async with session.post(f"{url}{VOICE_PATH}{query}", data=form,
+                                headers={"X-Twilio-Signature": signature}) as response:  # fmt: skip
+            return response.status, await response.text()
+
+    async def run(budget: Budget, result: LoadResult) -> None:
+        number = next(calls)
+        form = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "To": "+33536490000",
+                "From": f"+3353649{number % 10000:04d}", "CallStatus": "in-progress"}  # fmt: skip
+        async with _citizen_session(timeout) as session:
+            try:
+                status, _ = await post(session, form, 0)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+                status = 0
+                result.errors.append(f"voice {type(error).__name__} at the call start")
+            if status != 200:
+                if budget.take():
+                    result.samples.append(Sample("connect", 0.0, False))
+                result.errors.append(f"voice {status} at the call start")
+                return
+            for index, turn in enumerate(script, start=1):
+                if not budget.take():
+                    return
+                started = time.perf_counter()
+                unavailable = False
+                try:
+                    status, body = await post(session, {**form, "SpeechResult": turn.text, "Confidence": "0.95"}, index)
+                    said = " ".join(s.text or "" for s in ET.fromstring(body).iter("Say")) if status == 200 else ""
+                    unavailable = DEGRADED in said
+                    ok = bool(said.strip()) and not unavailable
+                    if not ok:
+                        result.errors.append(f"voice {status} on {turn.text!r}: {body[:120]}")
+                except (aiohttp.ClientError, asyncio.TimeoutError, ET.ParseError) as error:
+                    ok = False
+                    result.errors.append(f"voice {type(error).__name__} on {turn.text!r}")
+                result.samples.append(Sample(turn.kind, time.perf_counter() - started, ok, unavailable))
+
+    return run
+
+
 def _citizen_session(timeout: float) -> aiohttp.ClientSession:
     """One simulated citizen's HTTP client: a single connection, kept alive between its messages."""
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=timeout))

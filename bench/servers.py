@@ -33,6 +33,7 @@ from bench.floors import PLAIN as PLAIN_NAME
 from bot.settings import ROOT
 
 TOKEN = "bench-token"
+TWILIO_AUTH_TOKEN = "bench-twilio-auth-token"  # the phone channel's requests are signed with it (no Twilio account)
 READY_TIMEOUT_SECONDS = 300
 POSTGRES_SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -304,7 +305,8 @@ def guichet_environment(var: str, ports: Ports, *, database_url: str | None = No
     """The environment of `python -m bot run` for one configuration; speedups=False changes RASA_SPEEDUPS only."""
     return _environment(VAR_DIR=var, RASA_PORT=str(ports.rasa), ACTION_PORT=str(ports.action),
                         CONSOLE_PORT=str(ports.console), RASA_TOKEN=TOKEN, DATABASE_URL=database_url,
-                        REDIS_URL=redis_url, RASA_WORKERS=str(workers),
+                        REDIS_URL=redis_url, RASA_WORKERS=str(workers), TWILIO_AUTH_TOKEN=TWILIO_AUTH_TOKEN,
+                        PUBLIC_URL=f"http://127.0.0.1:{ports.rasa}",
                         **{SPEEDUPS_SWITCH: "on" if speedups else "off"})  # fmt: skip
 
 

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
+    voice_transfer_number: str | None = Field(
+        default=None, description="The switchboard the phone channel transfers callers to in the town hall's hours."
+    )
+    voice_name: str = Field(default="Polly.Lea", description="Twilio's French text-to-speech voice for phone calls.")
+    voice_min_confidence: float = Field(
+        default=0.5, description="Below this speech confidence, the phone channel asks « c'est bien cela ? »."
+    )
     telegram_token: str | None = None
     telegram_webhook_secret: str | None = None
     identity_secret: str | None = Field(

@@ -31,6 +31,7 @@ from bot.console.conversations import (
 from bot.town.tickets.satisfaction import SatisfactionRate, SatisfactionStore
 
 CONFIDENCE_BINS = 10
+TRANSFER_CONTROL = "transfer"  # the phone channel's custom message that puts a call through (actions/handoff.py)
 TOP_INTENTS = 10
 
 
@@ -54,6 +55,8 @@ class Analytics:
     median_hours_to_done: float | None = None
     satisfaction_per_category: list[SatisfactionRate] = field(default_factory=list)
     satisfaction_per_channel: list[SatisfactionRate] = field(default_factory=list)
+    calls: int = 0  # phone: distinct callers per day, summed over the period
+    transferred_calls: int = 0  # phone: of those, put through to the switchboard
 
     @property
     def fallback_rate(self) -> float | None:
@@ -64,6 +67,11 @@ class Analytics:
     def resolved_without_person_rate(self) -> float | None:
         """Share of conversations that never asked for a person, or None without conversations."""
         return (self.conversations - self.handoffs) / self.conversations if self.conversations else None
+
+    @property
+    def calls_resolved_without_agent_rate(self) -> float | None:
+        """Share of phone calls the assistant answered without a transfer to the switchboard, or None without calls."""
+        return (self.calls - self.transferred_calls) / self.calls if self.calls else None
 
     @property
     def confidence_bins(self) -> list[str]:
@@ -107,6 +115,8 @@ def _conversation_figures(conn: Any, engine: Engine, result: Analytics, tz: Zone
     result.messages_per_day = messages
     result.conversations_per_day = {c: [len(senders[(c, i)]) for i in range(len(result.days))] for c in CHANNELS}
     result.conversations = len(every_sender)
+    result.calls = sum(result.conversations_per_day.get("voice", []))
+    result.transferred_calls = _transferred_calls(conn, engine, lower, upper, tz)
     result.messages = sum(sum(v) for v in messages.values())
 
     intents = conn.execute(
@@ -129,6 +139,19 @@ def _conversation_figures(conn: Any, engine: Engine, result: Analytics, tz: Zone
     ):
         if bin_number is not None:
             result.confidence_histogram[int(bin_number)] += int(n)
+
+
+def _transferred_calls(conn: Any, engine: Engine, lower: float | None, upper: float | None, tz: ZoneInfo) -> int:
+    """Phone calls put through to the switchboard: the assistant's transfer message, one per caller and local day."""
+    transfer = json_field(engine, ("data", "custom", "voice"))
+    bounds = [events.c.timestamp >= lower] if lower is not None else []
+    bounds += [events.c.timestamp < upper] if upper is not None else []
+    rows = conn.execute(
+        select(events.c.sender_id, events.c.timestamp).where(
+            events.c.type_name == "bot", events.c.sender_id.like("voice:%"), transfer == TRANSFER_CONTROL, *bounds
+        )
+    ).all()
+    return len({(sender, datetime.fromtimestamp(stamp, timezone.utc).astimezone(tz).date()) for sender, stamp in rows})
 
 
 def _floor(engine: Engine, expression: Any) -> Any:
@@ -258,6 +281,9 @@ def analytics_csv(analytics: Analytics) -> str:
         writer.writerow(["intentions", intent, "", n])
     writer.writerow(["taux_repli", "", "", _ratio(analytics.fallback_rate)])
     writer.writerow(["taux_sans_agent", "", "", _ratio(analytics.resolved_without_person_rate)])
+    writer.writerow(["appels", "", "voice", analytics.calls])
+    writer.writerow(["appels_transferes", "", "voice", analytics.transferred_calls])
+    writer.writerow(["appels_sans_agent", "", "voice", _ratio(analytics.calls_resolved_without_agent_rate)])
     for label, n in zip(analytics.confidence_bins, analytics.confidence_histogram, strict=True):
         writer.writerow(["confiance", label, "", n])
     for code, n in analytics.tickets_per_category:

@@ -36,8 +36,8 @@ from bot.town.privacy import mask_for_review
 
 PAGE_SIZE = 25
 MAX_TRANSCRIPT_EVENTS = 5000
-CHANNELS = ("web", "telegram", "sms", "rest")
-CHANNEL_LABELS = {"web": "Web", "telegram": "Telegram", "sms": "SMS", "rest": "API REST"}
+CHANNELS = ("web", "telegram", "sms", "voice", "rest")
+CHANNEL_LABELS = {"web": "Web", "telegram": "Telegram", "sms": "SMS", "voice": "Téléphone", "rest": "API REST"}
 FALLBACK_INTENT = "nlu_fallback"
 HANDOFF_INTENT = "request_human"
 FALLBACK_ACTIONS = ("action_default_fallback", "action_fallback", "action_two_stage_fallback")
@@ -65,11 +65,13 @@ def channel_of(sender_id: str) -> str:
         return "sms"
     if sender_id.startswith("webchat:"):
         return "web"
+    if sender_id.startswith("voice:"):
+        return "voice"
     return "rest"
 
 
 def _channel_condition(channel: str) -> ColumnElement:
-    prefixes = {"telegram": "telegram:%", "sms": "sms:%", "web": "webchat:%"}
+    prefixes = {"telegram": "telegram:%", "sms": "sms:%", "web": "webchat:%", "voice": "voice:%"}
     if channel in prefixes:
         return events.c.sender_id.like(prefixes[channel])
     return and_(*(~events.c.sender_id.like(p) for p in prefixes.values()))
@@ -298,6 +300,7 @@ class TranscriptItem:
     name: str | None = None
     value: str | None = None
     refs: list[str] = field(default_factory=list)
+    speech_confidence: float | None = None  # phone calls: how sure speech recognition was of the words
 
 
 @dataclass(frozen=True)
@@ -346,6 +349,7 @@ def _item(row: Any, show: Any) -> TranscriptItem | None:
             _float(intent.get("confidence")),
             entities,
             refs=TICKET_REF.findall(text),
+            speech_confidence=_float((data.get("metadata") or {}).get("speech_confidence")),
         )
     if kind == "bot":
         text = str(data.get("text") or "")

@@ -24,6 +24,7 @@ IDENTITY_HINTS = {
     "sms": "numéro de téléphone (06 12 34 56 78, +33…) ou pseudonyme « sms:… » de la liste des conversations",
     "telegram": "identifiant de discussion Telegram (chiffres) ou « telegram:… »",
     "web": "identifiant de session du chat web ou « webchat:… »",
+    "voice": "numéro de téléphone de l'appelant (05 59…, +33…) ou pseudonyme « voice:… » de la liste des conversations",
     "rest": "identifiant d'expéditeur de l'API REST ou « rest:… »",
 }
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Engine
 from bot.db import create_tables, read_transaction, write_transaction
 from bot.town.catalog import PARIS, HolidayCalendar, french_holidays
 from bot.town.catalog.formatting import format_date, format_day, format_time
-from bot.town.catalog.hours import hours_on, local_datetime
+from bot.town.catalog.hours import hours_on, local_datetime, status_at
 from bot.town.catalog.models import Service
 from bot.town.tickets.model import TicketDraft
 
@@ -312,6 +312,12 @@ class AgentPresence:
                     .order_by(agent_presence.c.agent)
                 ).scalars()
             )
+
+
+def switchboard_open(catalog: Any, now: datetime, calendar: HolidayCalendar | None = None) -> bool:
+    """Whether the town hall's reception answers the phone at `now` (its opening hours in the catalog): a phone
+    call is put through only then. Web chat hand-overs follow the agents' presence instead (AgentPresence)."""
+    return status_at(catalog.service(TOWN_HALL), now, calendar).is_open
 
 
 def estimate_wait_minutes(place: int, recent_take_seconds: list[float], agents: int) -> int:

@@ -36,6 +36,37 @@ class Notices:
     sms_opted_in: str = "Les SMS sont réactivés. Envoyez AIDE pour savoir ce que je peux faire."
     sms_menu_prompt: str = "Répondez {choices}."
     sms_menu_or: str = "ou"
+    voice_not_heard: str = "Je ne vous ai pas entendu. Posez votre question en quelques mots."
+    voice_confirm: str = "J'ai compris : « {heard} ». C'est bien cela ? Dites oui, ou non."
+    voice_repeat: str = "Pardon. Pouvez-vous répéter, en quelques mots ?"
+    voice_offer_switchboard: str = (
+        "Je n'arrive pas à bien vous comprendre. Voulez-vous parler à un agent de la mairie ? "
+        "Dites oui, ou tapez 1. Sinon, dites non, ou tapez 2."
+    )
+    voice_switchboard_declined: str = "D'accord. Posez votre question en quelques mots."
+    voice_menu_choice: str = "Pour {title}, tapez {digit}."
+    voice_menu_prompt: str = "Vous pouvez aussi dire votre choix."
+    voice_goodbye: str = "Merci de votre appel. Au revoir."
+    voice_whisper: str = "Appel transféré par l'assistant de la mairie. Sujet : {topic}."
+    voice_whisper_plain: str = "Appel transféré par l'assistant de la mairie."
+    voice_transfer_unavailable: str = (
+        "Je ne peux pas transférer votre appel pour le moment. Merci de rappeler la mairie un peu plus tard. Au revoir."
+    )
+    voice_transfer_no_answer: str = (
+        "L'accueil de la mairie n'a pas pu prendre votre appel. Merci de rappeler un peu plus tard. Au revoir."
+    )
+    voice_offer_sms: str = (
+        "Voulez-vous aussi recevoir cette référence par SMS sur ce téléphone, avec son suivi ? "
+        "Dites oui, ou tapez 1. Sinon, dites non, ou tapez 2."
+    )
+    voice_sms_queued: str = (
+        "C'est noté : vous allez recevoir la référence par SMS, puis son suivi. Répondez STOP pour l'arrêter. "
+        "Puis-je vous aider pour autre chose ?"
+    )
+    voice_sms_declined: str = "D'accord, pas de SMS. Puis-je vous aider pour autre chose ?"
+    voice_sms_failed: str = (
+        "Je n'ai pas pu préparer le SMS pour le moment. Notez bien la référence. Puis-je vous aider pour autre chose ?"
+    )
     location_text: str = "Position partagée"
     photo_text: str = "Photo jointe"
 

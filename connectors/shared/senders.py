@@ -7,11 +7,10 @@ caller choose the sender (REST) must therefore never accept another channel's pr
 
 from __future__ import annotations
 
-from bot.town.privacy.pseudonyms import SMS_PREFIX
+from bot.town.privacy.pseudonyms import SMS_PREFIX, VOICE_PREFIX
 
 TELEGRAM_PREFIX = "telegram:"
 WEBCHAT_PREFIX = "webchat:"
-VOICE_PREFIX = "voice:"
 REST_PREFIX = "rest:"
 # The prefixes of the channels whose identity is proven by the channel itself (signature, secret, socket session).
 PROVEN_CHANNEL_PREFIXES = (TELEGRAM_PREFIX, SMS_PREFIX, WEBCHAT_PREFIX, VOICE_PREFIX)

@@ -1,8 +1,8 @@
-"""Tables the channels persist: deliveries seen, SMS identities and opt-outs, buttons offered per sender."""
+"""Tables the channels persist: deliveries seen, SMS identities and opt-outs, buttons offered, phone turns."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import Engine
 
 from bot.db import create_engine_for, create_tables
@@ -42,6 +42,23 @@ channel_offers = Table(
     Column("menu", Text, nullable=False),  # JSON list of the last buttons offered
     Column("payloads", Text, nullable=False),  # JSON list of recently offered payloads
     Column("offered_at", DateTime, nullable=False),  # naive UTC
+)
+
+# The phone channel's turns: each (CallSid, turn) answered once, its TwiML kept to answer a repeated delivery the same
+# way. `pending` is a low-confidence transcript awaiting the caller's « oui »; `misses` counts misunderstandings in a
+# row; `topic` is what the switchboard agent hears before a transfer. Purged with the conversations (retention).
+voice_turns = Table(
+    "voice_turns",
+    metadata,
+    Column("call_sid", String(64), primary_key=True),
+    Column("turn", Integer, primary_key=True),
+    Column("sender_id", String(200), nullable=False),
+    Column("twiml", Text),  # NULL while the turn is being answered
+    Column("pending", Text),
+    Column("offer", String(20)),  # what a yes/no answer of the next turn means: confirm, switchboard
+    Column("misses", Integer, nullable=False, default=0),
+    Column("topic", Text),
+    Column("created_at", DateTime, nullable=False),  # naive UTC
 )
 
 

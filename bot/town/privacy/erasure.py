@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from bot.db import read_transaction, write_transaction
 from bot.town.media import MediaStore
 from bot.town.privacy.masking import mask_text
-from bot.town.privacy.pseudonyms import sms_sender_id
+from bot.town.privacy.pseudonyms import sms_sender_id, voice_sender_id
 
 # The slot action_erase_my_data sets: the conversation store then stores nothing of this conversation.
 ERASED_SLOT = "data_erased"
@@ -34,7 +34,7 @@ KEPT_TABLES = frozenset({TICKETS_TABLE, "sms_optouts", "audit_log"})
 # Tables that name the citizen in another column than `sender_id`.
 RECIPIENT_COLUMNS = {"outbox": "recipient"}
 SMS_IDENTITIES = "sms_identities"
-CHANNEL_PREFIXES = {"sms": "sms:", "telegram": "telegram:", "web": "webchat:", "rest": "rest:"}
+CHANNEL_PREFIXES = {"sms": "sms:", "telegram": "telegram:", "web": "webchat:", "voice": "voice:", "rest": "rest:"}
 
 
 @dataclass
@@ -174,6 +174,8 @@ def sender_ids_for(engine: Engine, channel: str, identity: str, *, identity_secr
     prefix = CHANNEL_PREFIXES.get(channel, "")
     if channel == "sms" and not identity.startswith(prefix):
         return _sms_senders_of(engine, identity, identity_secret)
+    if channel == "voice" and not identity.startswith(prefix):
+        return _voice_senders_of(engine, identity, identity_secret)
     if prefix and not identity.startswith(prefix):
         identity = prefix + identity
     return [identity]
@@ -197,6 +199,21 @@ def _sms_senders_of(engine: Engine, number: str, identity_secret: bytes | None) 
             if pseudonym not in found and _anything_stored_about(conn, inspector, names, pseudonym):
                 found.add(pseudonym)
     return sorted(found)
+
+
+def _voice_senders_of(engine: Engine, number: str, identity_secret: bytes | None) -> list[str]:
+    """The phone-call pseudonym of a number, when something is still stored about it (calls keep no number)."""
+    try:
+        e164 = phonenumbers.format_number(phonenumbers.parse(number, "FR"), phonenumbers.PhoneNumberFormat.E164)
+    except phonenumbers.NumberParseException:
+        return []
+    if identity_secret is None:
+        return []
+    pseudonym = voice_sender_id(identity_secret, e164)
+    with read_transaction(engine) as conn:
+        inspector = sa.inspect(conn)
+        found = _anything_stored_about(conn, inspector, inspector.get_table_names(), pseudonym)
+    return [pseudonym] if found else []
 
 
 def _anything_stored_about(conn: Connection, inspector: Any, names: list[str], sender_id: str) -> bool:

@@ -1,4 +1,5 @@
-"""Pseudonymous SMS sender ids: conversations and tickets see "sms:<keyed hash>", never the phone number.
+"""Pseudonymous SMS and phone-call sender ids: conversations and tickets see "sms:<keyed hash>" or
+"voice:<keyed hash>", never the phone number.
 
 The key (IDENTITY_SECRET, or one generated once under var/) lets the SMS channel find a citizen's conversation again,
 and lets an admin find it from a phone number when the citizen asks for erasure, even once the number itself has
@@ -16,6 +17,7 @@ from pathlib import Path
 import phonenumbers
 
 SMS_PREFIX = "sms:"
+VOICE_PREFIX = "voice:"
 SECRET_FILE_NAME = "identity_secret"  # noqa: S105 - a file name
 
 
@@ -31,8 +33,16 @@ def normalise_number(raw: str, default_region: str = "FR") -> str:
 
 def sms_sender_id(secret: bytes, number: str) -> str:
     """ "sms:" and the first 20 hex digits of HMAC-SHA256(secret, E.164 number)."""
-    digest = hmac.new(secret, normalise_number(number).encode("utf-8"), hashlib.sha256).hexdigest()
-    return SMS_PREFIX + digest[:20]
+    return SMS_PREFIX + _keyed_hash(secret, number)
+
+
+def voice_sender_id(secret: bytes, number: str) -> str:
+    """ "voice:" and the same keyed hash as the number's SMS id: a caller is found again call after call."""
+    return VOICE_PREFIX + _keyed_hash(secret, number)
+
+
+def _keyed_hash(secret: bytes, number: str) -> str:
+    return hmac.new(secret, normalise_number(number).encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
 def load_identity_secret(configured: str | None, var_dir: Path) -> bytes:

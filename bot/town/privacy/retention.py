@@ -41,7 +41,7 @@ DAY_SECONDS = 24 * 3600
 # Rows that hang on a conversation and go with it.
 CONVERSATION_TABLES = (
     "events", "channel_offers", "conversation_reviews", "intent_corrections", "report_pending_contacts",
-    "handoff_requests",
+    "handoff_requests", "voice_turns",
 )  # fmt: skip
 FINISHED_OUTBOX_STATUSES = ("sent", "cancelled", "dead")
 MEDIA_ROWS = "media"  # the purge report's line for photo files
@@ -169,6 +169,9 @@ def _purge_by_time(
     if "channel_offers" in present:
         table = sa.table("channel_offers", sa.column("offered_at", sa.DateTime))
         _purge(conn, report, table, table.c.offered_at < naive_short, dry_run)
+    if "voice_turns" in present:  # a call lasts minutes: what its turns hold is not kept beyond the short window
+        table = sa.table("voice_turns", sa.column("created_at", sa.DateTime))
+        _purge(conn, report, table, table.c.created_at < naive_short, dry_run)
     if "sms_identities" in present:
         table = sa.table("sms_identities", sa.column("sender_id"), sa.column("last_seen_at", sa.DateTime))
         condition = table.c.last_seen_at < naive_cutoff

@@ -358,6 +358,19 @@ class TicketStore:
         with write_transaction(self.engine) as conn:
             return self._subscribe(conn, ticket.id, channel, sender_id, self.clock())
 
+    def follow_and_notify(self, ref: str, channel: str, sender_id: str) -> bool:
+        """Subscribe a channel identity to a ticket and queue it one notification of the ticket's current state (a
+        caller who asked, by voice, for the reference by SMS); False when that identity already followed it."""
+        ticket = self._require(ref)
+        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            if not self._subscribe(conn, ticket.id, channel, sender_id, now):
+                return False
+            payload = {"ticket_ref": ticket.ref, "ticket_state": ticket.state, "status_note": ""}
+            key = f"{NOTIFY_KIND}:{ticket.ref}:followed:{channel}:{sender_id}"
+            enqueue(conn, NOTIFY_KIND, key, payload, channel, sender_id, now)
+        return True
+
     def _subscribe(self, conn: Connection, ticket_id: int, channel: str, sender_id: str, now: datetime) -> bool:
         return insert_ignoring_conflict(
             conn,

@@ -62,3 +62,10 @@ async def test_second_failure_offers_buttons_built_from_the_top_intents() -> Non
     (message,) = dispatcher.messages
     assert message["text"] == "Vouliez-vous dire :"
     assert [b["title"] for b in message["buttons"]] == ["Signaler", "Horaires", "Démarche", "Autre chose"]
+
+
+async def test_on_the_phone_the_second_failure_uses_the_voice_variant_instead_of_a_list_of_buttons() -> None:
+    dispatcher = CollectingDispatcher()
+    said = {"event": "user", "text": "x", "parse_data": {"intent": {"name": "nlu_fallback"}}, "input_channel": "voice"}
+    await ActionFallback().run(dispatcher, tracker([user("nlu_fallback"), said]), DOMAIN)
+    assert [(m["response"], m["buttons"]) for m in dispatcher.messages] == [("utter_did_you_mean", [])]

@@ -133,7 +133,9 @@ def test_the_off_floor_is_measured_where_the_targets_read(setup: str, levels: tu
 
 
 def test_guichet_itself_is_measured_at_every_level_on_both_channels() -> None:
-    assert floors.every_run(QUICK) == (("REST", 1), ("REST", 4), ("web chat", 1), ("web chat", 4))
+    assert floors.every_run(QUICK) == (
+        ("REST", 1), ("REST", 4), ("web chat", 1), ("web chat", 4), ("phone", 1), ("phone", 4),
+    )  # fmt: skip
 
 
 def test_the_report_is_told_what_each_floor_is_and_where_it_was_measured() -> None:

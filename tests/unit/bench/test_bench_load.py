@@ -104,3 +104,44 @@ def test_turns_answered_unavailable_are_counted_apart_at_each_level() -> None:
                                                      Sample("catalog", 5.0, False)])  # fmt: skip
     summary = result.summary()
     assert (summary["errors"], summary["unavailable"]) == (2, 1)
+
+
+async def test_each_phone_call_posts_signed_turns_as_twilio_does_and_times_each_answer() -> None:
+    """The bench's phone client: a call start, then one turn per message at `?turn=N`, each signed for the server's
+    PUBLIC_URL with twilio's RequestValidator; an unsigned or refused turn is an error."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+    from twilio.request_validator import RequestValidator
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from bench.load import DEGRADED, voice_conversation
+
+    token, public_url = "bench-token", "https://guichet.example"
+    turns: list[tuple[str, str, str]] = []  # (CallSid, turn, SpeechResult)
+
+    async def webhook(request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        url = public_url + request.path_qs
+        if not RequestValidator(token).validate(url, form, request.headers.get("X-Twilio-Signature", "")):
+            return web.Response(status=403, text="forbidden")
+        turns.append((form["CallSid"], request.query.get("turn", "0"), form.get("SpeechResult", "")))
+        twiml = VoiceResponse()
+        twiml.say(DEGRADED if form.get("SpeechResult") == "annuler" else "Bonjour.", language="fr-FR")
+        return web.Response(text=str(twiml), content_type="text/xml")
+
+    app = web.Application()
+    app.router.add_post("/webhooks/voice/webhook", webhook)
+    async with TestServer(app, host="127.0.0.1") as server:
+        url = str(server.make_url("")).rstrip("/")
+        result = await closed_loop("stand-in / phone", 2, voice_conversation(url, token, public_url),
+                                   max_seconds=30, max_turns=2 * len(SCRIPT))  # fmt: skip
+        refused = await closed_loop("forged", 1, voice_conversation(url, "wrong-token", public_url),
+                                    max_seconds=30, max_turns=1)  # fmt: skip
+
+    calls = {sid for sid, _, _ in turns}
+    assert len(calls) == 2
+    for sid in calls:
+        assert [turn for who, turn, _ in turns if who == sid] == [str(n) for n in range(len(SCRIPT) + 1)]
+    assert [text for _, turn, text in turns if turn == "1"] == [SCRIPT[0].text] * 2
+    assert result.messages == 2 * (len(SCRIPT) - 1) and result.error_count == 2  # "annuler" answered unavailable
+    assert refused.error_count == 1 and refused.samples[0].kind == "connect"

@@ -24,7 +24,7 @@ from bot.settings import ROOT, Settings, get_settings
 RESPONSES: dict[str, list[dict[str, Any]]] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))[
     "responses"
 ]
-CHANNELS = ["socketio", "telegram", "sms", "rest"]
+CHANNELS = ["socketio", "telegram", "sms", "voice", "rest"]
 COPIES = re.compile(r"\bPau\b|\b180\b")  # the sample town's name and retention period, written out
 STATES = ["nouveau", "pris_en_charge", "planifie", "traite", "non_retenu", None]
 
