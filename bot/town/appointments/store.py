@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection, Engine
@@ -34,6 +34,9 @@ from bot.town.appointments.reasons import REASONS, normalise_application_id
 from bot.town.appointments.schema import application_locks, bookings, calendars, create_schema, exceptions, openings
 from bot.town.catalog.hours import PARIS, HolidayCalendar, french_holidays
 from bot.town.catalog.models import Closure
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 BOOKED, ATTENDED, NO_SHOW, CANCELLED = "booked", "attended", "no_show", "cancelled"
 STATUSES = (BOOKED, ATTENDED, NO_SHOW, CANCELLED)
@@ -446,3 +449,16 @@ class AppointmentStore:
 def _opening_fields(opening: Opening) -> tuple[Any, ...]:
     return (opening.valid_from, opening.valid_to, opening.weekdays, opening.start_minute, opening.end_minute,
             opening.slot_minutes, opening.desks)  # fmt: skip
+
+
+def appointment_store_from_settings(settings: Settings | None = None) -> AppointmentStore:
+    """The appointment store of the processes (DATABASE_URL or the embedded SQLite file), its tables created."""
+    from bot.db import create_engine_for
+    from bot.settings import get_settings
+
+    settings = settings or get_settings()
+    if settings.database_url is None:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    store = AppointmentStore(create_engine_for(settings.effective_database_url))
+    store.create_schema()
+    return store
