@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     open311_api_key: str | None = None
     open311_forward_url: str | None = None
 
+    # National appointment portal (Rendez-vous en mairie, ANTS)
+    ants_auth_token: str | None = Field(
+        default=None, description="Token the portal sends in X-HUB-RDV-AUTH-TOKEN to /api/ants/; unset: refused."
+    )
+
     # Limits and retention
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024

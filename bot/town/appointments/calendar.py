@@ -219,3 +219,19 @@ def _day_slots(
 def local_moment(day: date, minute: int) -> datetime:
     """The aware moment of a local (town) minute of the day."""
     return datetime.combine(day, time(minute // 60, minute % 60), tzinfo=PARIS)
+
+
+def slots_for_documents(slots: Sequence[Slot], documents: int) -> list[Slot]:
+    """The slots at which `documents` applications can be received one after the other: the slot and the
+    `documents - 1` that follow it without a gap all have a free desk (`slots` in order, free ones only)."""
+    if documents <= 1:
+        return list(slots)
+    by_start = {slot.start: slot for slot in slots}
+    kept = []
+    for slot in slots:
+        current, run = slot, 1
+        while run < documents and current.end in by_start:
+            current, run = by_start[current.end], run + 1
+        if run == documents:
+            kept.append(slot)
+    return kept
