@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -36,6 +37,8 @@ AUTH_HEADER = "X-HUB-RDV-AUTH-TOKEN"
 MAX_RANGE_DAYS = 92  # three months of slots at most per call: the portal waits 15 s
 MAX_DOCUMENTS = 10
 MAX_IDS = 50
+# The portal may send several numbers in one value, separated as its own validation allows.
+_APPLICATION_SEPARATORS = re.compile(r"[,;:\-/.\s]+")
 
 
 class AntsError(Exception):
@@ -177,11 +180,14 @@ def create_ants_blueprint(
     async def search_application_ids(request: Request) -> HTTPResponse:
         """The future appointments held here by pre-application numbers."""
         numbers = []
-        for given in _ids(request, "application_ids"):
-            number = normalise_application_id(given)
-            if number is None:
-                raise AntsError(400, f"invalid application id: {given[:20]}")
-            numbers.append(number)
+        for value in _ids(request, "application_ids"):
+            for given in (part for part in _APPLICATION_SEPARATORS.split(value) if part):
+                number = normalise_application_id(given)
+                if number is None:
+                    raise AntsError(400, f"invalid application id: {given[:20]}")
+                numbers.append(number)
+        if len(numbers) > MAX_IDS:
+            raise AntsError(400, f"at most {MAX_IDS} application_ids")
         return json(await asyncio.to_thread(applications, list(dict.fromkeys(numbers))))
 
     return bp

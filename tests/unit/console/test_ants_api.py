@@ -170,6 +170,8 @@ async def test_application_ids_find_their_future_appointments(api: Api) -> None:
                         "management_url": page, "cancel_url": page}],
         "ZZ99ZZ99ZZ": [],
     }  # fmt: skip
+    together = await get(api, "searchApplicationIds", [("application_ids", "AB12CD34EF;ZZ99ZZ99ZZ")])
+    assert together.json() == response.json()  # several numbers in one value, as the portal allows
     refused = await get(api, "searchApplicationIds", [("application_ids", "12345")])
     assert refused.status_code == 400
 
