@@ -13,9 +13,6 @@ from bot.console.demo import create_demo_blueprint
 from bot.console.open311 import create_open311_blueprint
 from bot.console.pages import register_console
 from bot.settings import Settings, get_settings
-from bot.town.appointments import AppointmentStore
-from bot.town.catalog.live import LiveCatalog
-from bot.town.catalog.store import CatalogStore
 from bot.town.media import MediaStore, media_signer, media_store
 from bot.town.privacy.retention import purge_daily
 from bot.town.tickets.async_store import AsyncTicketStore
@@ -59,26 +56,22 @@ def create_app(
         )
     )
     app.blueprint(create_demo_blueprint(settings.public_url, settings))
-    _register_ants(app, settings, store.sync.engine)
     register_console(app, settings, engine=store.sync.engine)
+    _register_ants(app, settings)
     if outbox_worker is not None:
         _run_in_background(app, outbox_worker)
     return app
 
 
-def _register_ants(app: Sanic, settings: Settings, engine: Engine) -> None:
-    """The national appointment portal's editor API (/api/ants/), over the console's database and live catalog."""
-    appointments = AppointmentStore(engine)
-    catalog_store = CatalogStore(engine)
-    live = LiveCatalog(catalog_store, settings.town_data_dir, settings.catalog_check_seconds)
+def _register_ants(app: Sanic, settings: Settings) -> None:
+    """The national appointment portal's editor API (/api/ants/), over the appointments and live catalog of the
+    console's pages (registered first, with their tables created at start-up)."""
     app.blueprint(
-        create_ants_blueprint(appointments, live.get, token=settings.ants_auth_token, public_url=settings.public_url)
-    )
-
-    @app.before_server_start
-    async def _create_appointment_schema(_app: Sanic, _loop: object) -> None:
-        await asyncio.to_thread(appointments.create_schema)
-        await asyncio.to_thread(catalog_store.create_schema)
+        create_ants_blueprint(
+            app.ctx.appointments, app.ctx.live_catalog.get, token=settings.ants_auth_token,
+            public_url=settings.public_url, clock=settings.town_clock().now,
+        )
+    )  # fmt: skip
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:

@@ -36,10 +36,12 @@ MAX_REASON_CHARS = 300
 
 
 def register_appointment_pages(app: Sanic, console: Console) -> AppointmentStore:
-    """Mount /rendez-vous on `app`; the appointment tables are created when the server starts."""
+    """Mount /rendez-vous on `app`; the appointment and catalog tables are created when the server starts. The store
+    and the live catalog stay on `app.ctx` (`appointments`, `live_catalog`) for the national portal's API."""
     store = AppointmentStore(console.engine)
     settings = console.settings
     catalog = LiveCatalog(CatalogStore(console.engine), settings.town_data_dir, settings.catalog_check_seconds)
+    app.ctx.appointments, app.ctx.live_catalog = store, catalog
     app.blueprint(create_appointments_blueprint(console, store, catalog))
 
     @app.before_server_start
