@@ -9,7 +9,7 @@ A pre-application number holds at most one future slot here: its bookings are se
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 BOOKED, ATTENDED, NO_SHOW, CANCELLED = "booked", "attended", "no_show", "cancelled"
 STATUSES = (BOOKED, ATTENDED, NO_SHOW, CANCELLED)
+SEARCH_HORIZON_DAYS = 60  # how far ahead « the nearest free slots » are looked for
 _REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud at the counter
 
 
@@ -257,6 +258,38 @@ class AppointmentStore:
         found = slots_between(calendar, first_day, last_day, closures=closures, holidays=self.holidays, taken=taken,
                               after=now or utc_now())  # fmt: skip
         return [slot for slot in found if slot.free > 0] if free_only else found
+
+    def nearest_slots(
+        self,
+        reason: str,
+        *,
+        closures_of: Mapping[str, Sequence[Closure]],
+        now: datetime,
+        first_day: date | None = None,
+        last_day: date | None = None,
+        weekdays: Collection[int] = (),
+        from_minute: int = 0,
+        to_minute: int = 24 * 60,
+        limit: int = 5,
+        horizon_days: int = SEARCH_HORIZON_DAYS,
+    ) -> list[tuple[Calendar, Slot]]:
+        """The first free slots for `reason` in every service that offers it, soonest first: between two days
+        (today and `horizon_days` later by default), on some weekdays (0 = Monday; all when empty), starting between
+        two local minutes of the day (« le matin », « après 17h »). `closures_of` maps a service id to the
+        catalog's closures of that service."""
+        today = now.astimezone(PARIS).date()
+        first = max(first_day or today, today)
+        last = last_day or today + timedelta(days=horizon_days)
+        found: list[tuple[Calendar, Slot]] = []
+        for calendar in self.calendars():
+            if calendar.reason != reason:
+                continue
+            for slot in self.slots(calendar, first, last, closures=closures_of.get(calendar.service_id, ()), now=now):
+                local = slot.start.astimezone(PARIS)
+                minute = local.hour * 60 + local.minute
+                if (not weekdays or local.weekday() in weekdays) and from_minute <= minute < to_minute:
+                    found.append((calendar, slot))
+        return sorted(found, key=lambda pair: (pair[1].start, pair[0].service_id))[:limit]
 
     # --- bookings ----------------------------------------------------------------------------------------------
 

@@ -270,3 +270,29 @@ def test_hours_are_a_range(text: str, minutes: tuple[int, int] | None) -> None:
 def test_impossible_hours_are_refused(text: str) -> None:
     with pytest.raises(OpeningError):
         parse_hours(text)
+
+
+def test_the_nearest_free_slots_fit_what_the_citizen_asked(store: AppointmentStore) -> None:
+    """« un rdv pour refaire mon passeport la semaine prochaine le matin », « mardi », « après 11h »."""
+    calendar_id = open_passports(store, desks=1)
+    store.open("etat_civil", "passeport", TUESDAY, date(2027, 6, 30), (2,), 14 * 60, 18 * 60, 30, 1,
+               known_services=SERVICES, actor="cli:agent", now=NOW)  # fmt: skip
+    store.open("etat_civil", "carte_identite", TUESDAY, date(2027, 6, 30), (0,), 9 * 60, 12 * 60, 30, 1,
+               known_services=SERVICES, actor="cli:agent", now=NOW)  # fmt: skip
+    book(store, calendar_id, at(TUESDAY, 9))
+    closures = {"mairie": (Closure(date(2027, 1, 7), date(2027, 1, 7), "inventaire"),)}
+
+    soonest = store.nearest_slots("passeport", closures_of=closures, now=NOW, limit=3)
+    assert [s.start for _, s in soonest] == [at(TUESDAY, 9, 20), at(TUESDAY, 9, 40), at(TUESDAY, 10)]
+
+    next_week_morning = store.nearest_slots("passeport", closures_of=closures, now=NOW, first_day=date(2027, 1, 11),
+                                            last_day=date(2027, 1, 17), to_minute=12 * 60, limit=50)  # fmt: skip
+    assert {s.start.date() for _, s in next_week_morning} == {date(2027, 1, 12), date(2027, 1, 14)}
+
+    wednesday_late = store.nearest_slots("passeport", closures_of=closures, now=NOW, weekdays={2},
+                                         from_minute=17 * 60, limit=2)  # fmt: skip
+    assert [(c.service_id, s.start) for c, s in wednesday_late] == [
+        ("etat_civil", at(date(2027, 1, 6), 17)), ("etat_civil", at(date(2027, 1, 6), 17, 30))]  # fmt: skip
+
+    thursday = store.nearest_slots("passeport", closures_of=closures, now=NOW, weekdays={3}, limit=1)
+    assert thursday[0][1].start == at(date(2027, 1, 14), 9)  # the 7th is closed in the catalog
