@@ -136,6 +136,17 @@ def create_appointments_blueprint(console: Console, store: AppointmentStore, cat
         await console.audit(actor, "appointment_open", f"{service}/{reason}", opening.describe())
         return back("", "ouverture")
 
+    @bp.post("/rendez-vous/ouvertures/<opening_id:int>/supprimer", name="appointment_remove_opening")
+    @admin_page
+    async def remove_opening(request: Request, opening_id: int) -> HTTPResponse:
+        actor = request.ctx.staff.user.email
+        try:
+            removed = await console.run(store.remove_opening, opening_id)
+        except OpeningError as error:
+            return await page(request, today(), error=error.french, status=404)
+        await console.audit(actor, "appointment_remove_opening", str(removed.calendar_id), removed.describe())
+        return back("", "suppression")
+
     @bp.post("/rendez-vous/calendriers/<calendar_id:int>/fermeture", name="appointment_close_day")
     @admin_page
     async def close_day(request: Request, calendar_id: int) -> HTTPResponse:

@@ -191,6 +191,17 @@ class AppointmentStore:
             ).inserted_primary_key[0]  # fmt: skip
         return Opening(opening_id, calendar_id, *_opening_fields(new))
 
+    def remove_opening(self, opening_id: int) -> Opening:
+        """Stop offering an opening's slots (a mistake, a change of plan); the bookings already made in it stay, for
+        staff to keep or cancel one by one. OpeningError when there is no such opening."""
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(select(openings.c.calendar_id).where(openings.c.id == opening_id)).first()
+            if row is None:
+                raise OpeningError("ouverture inconnue", "unknown opening")
+            removed = next(o for o in self._openings(conn, row.calendar_id) if o.id == opening_id)
+            conn.execute(openings.delete().where(openings.c.id == opening_id))
+        return removed
+
     def close_day(self, calendar_id: int, day: date, reason: str, *, actor: str) -> None:
         """Offer no slot of a calendar on `day` (bookings already made stay: staff cancel them one by one)."""
         if not reason.strip():
@@ -309,6 +320,8 @@ class AppointmentStore:
         booking (same identity) is cancelled in the same transaction (a change). BookingError subclasses when
         refused: the slot is not offered, every desk is taken, the number is malformed or holds a future slot."""
         now = now or utc_now()
+        if start.tzinfo is None:
+            raise SlotUnavailable("a slot's start is an aware datetime")
         number = None
         if application_id is not None:
             number = normalise_application_id(application_id)

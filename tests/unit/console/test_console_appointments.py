@@ -152,3 +152,19 @@ async def test_an_admin_opens_slots_and_closes_a_day(console: Console) -> None:
     calendar = store.calendar(calendar_id)
     assert calendar is not None and date(2027, 1, 12) in calendar.closed_days
     assert audit_actions(console.engine)[-2:] == ["appointment_open", "appointment_close_day"]
+
+
+async def test_an_admin_stops_offering_an_opening_and_bookings_stay(console: Console) -> None:
+    store, calendar_id, (booking, _) = seed(console)
+    [opening] = store.calendar(calendar_id).openings  # type: ignore[union-attr]
+    action = f"/rendez-vous/ouvertures/{opening.id}/supprimer"
+    async with signed_in(console, AGENT) as client:
+        assert (await post(client, action)).status_code == 403
+    async with signed_in(console, ADMIN) as client:
+        removed = await post(client, action)
+        again = await post(client, action)
+    assert removed.status_code == 303 and again.status_code == 404
+    calendar = store.calendar(calendar_id)
+    assert calendar is not None and calendar.openings == ()
+    assert store.booking(booking.reference).status == "booked"  # type: ignore[union-attr]
+    assert audit_actions(console.engine)[-1] == "appointment_remove_opening"

@@ -296,3 +296,22 @@ def test_the_nearest_free_slots_fit_what_the_citizen_asked(store: AppointmentSto
 
     thursday = store.nearest_slots("passeport", closures_of=closures, now=NOW, weekdays={3}, limit=1)
     assert thursday[0][1].start == at(date(2027, 1, 14), 9)  # the 7th is closed in the catalog
+
+
+def test_a_removed_opening_offers_nothing_more_and_its_bookings_stay(store: AppointmentStore) -> None:
+    calendar_id = open_passports(store)
+    booking = book(store, calendar_id, at(TUESDAY, 9))
+    calendar = store.calendar(calendar_id)
+    assert calendar is not None
+    store.remove_opening(calendar.openings[0].id)
+    calendar = store.calendar(calendar_id)
+    assert calendar is not None and store.slots(calendar, TUESDAY, TUESDAY, closures=(), now=NOW) == []
+    assert store.bookings_on(TUESDAY) == [store.booking(booking.reference)]
+    with pytest.raises(OpeningError):
+        store.remove_opening(calendar_id + 999)
+
+
+def test_a_naive_start_is_no_slot(store: AppointmentStore) -> None:
+    calendar_id = open_passports(store)
+    with pytest.raises(SlotUnavailable):
+        book(store, calendar_id, datetime(2027, 1, 5, 9))
