@@ -365,6 +365,81 @@ def _add_catalog_parser(sub: argparse._SubParsersAction) -> None:
     remove.set_defaults(func=cmd_catalog_closure_remove)
 
 
+def cmd_appointments_open(args: argparse.Namespace) -> int:
+    """Open appointment slots for a catalog service and a reason (DESIGN.md §4 appointment_reason)."""
+    from bot.town.appointments import OpeningError, parse_hours, parse_weekdays
+    from bot.town.appointments.store import appointment_store_from_settings
+    from bot.town.catalog.closures import ClosureError, parse_day
+
+    try:
+        valid_from, valid_to = parse_day(args.start, "--from"), parse_day(args.end, "--to")
+        weekdays, (start, end) = parse_weekdays(args.days), parse_hours(args.hours)
+    except (ClosureError, OpeningError) as error:
+        print(str(error), file=sys.stderr)
+        return 2
+
+    def run(catalog_store: CatalogStore) -> int:
+        _version, catalog = catalog_store.catalog()
+        store = appointment_store_from_settings(get_settings())
+        try:
+            opening = store.open(args.service, args.reason, valid_from, valid_to, weekdays, start, end, args.every,
+                                 args.desks, known_services=set(catalog.services), actor=_cli_actor())  # fmt: skip
+        except OpeningError as error:
+            print(str(error), file=sys.stderr)
+            return 1
+        print(f"Créneaux ouverts / slots opened: {args.service} ({args.reason}) — {opening.describe()}; "
+              f"{len(opening.starts())} créneaux par jour ouvert")  # fmt: skip
+        return 0
+
+    return _catalog_command(run)
+
+
+def cmd_appointments_list(args: argparse.Namespace) -> int:
+    """Print a day's appointments for the counter (today in the town by default)."""
+    from bot.settings import town_now
+    from bot.town.appointments import REASON_LABELS
+    from bot.town.appointments.store import appointment_store_from_settings
+    from bot.town.catalog.closures import ClosureError, parse_day
+    from bot.town.catalog.hours import PARIS
+
+    try:
+        day = parse_day(args.date, "--date") if args.date else town_now().date()
+    except ClosureError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    bookings = appointment_store_from_settings(get_settings()).bookings_on(day)
+    print(f"Rendez-vous du {day.isoformat()} : {len(bookings)}")
+    for booking in bookings:
+        start = booking.start.astimezone(PARIS).strftime("%H:%M")
+        print(
+            f"{start}  {booking.service_id:<12} {REASON_LABELS.get(booking.reason, booking.reason):<30} "
+            f"guichet {booking.desk}  {booking.reference}  pré-demande {booking.application_id or '—'}  "
+            f"{booking.channel}  {booking.status}"
+        )
+    return 0
+
+
+def _add_appointments_parser(sub: argparse._SubParsersAction) -> None:
+    """`appointments open|list`."""
+    from bot.town.appointments import REASONS
+
+    appointments = sub.add_parser("appointments", help="counter appointments: open slots, list a day")
+    verbs = appointments.add_subparsers(dest="appointments_command", required=True)
+    opening = verbs.add_parser("open", help="open slots for a service and a reason")
+    opening.add_argument("service", help="catalog service id, e.g. etat_civil")
+    opening.add_argument("--reason", required=True, help=f"one of: {', '.join(REASONS)}")
+    opening.add_argument("--from", dest="start", metavar="YYYY-MM-DD", required=True, help="first day")
+    opening.add_argument("--to", dest="end", metavar="YYYY-MM-DD", required=True, help="last day")
+    opening.add_argument("--days", required=True, help="weekdays, e.g. tue,thu")
+    opening.add_argument("--hours", required=True, metavar="HH:MM-HH:MM", help="e.g. 09:00-12:00")
+    opening.add_argument("--every", required=True, type=int, metavar="MINUTES", help="slot length in minutes")
+    opening.add_argument("--desks", type=int, default=1, help="citizens received at once (default 1)")
+    opening.set_defaults(func=cmd_appointments_open)
+    listing = verbs.add_parser("list", help="a day's appointments for the counter")
+    listing.add_argument("--date", metavar="YYYY-MM-DD", help="the day (default: today)")
+    listing.set_defaults(func=cmd_appointments_list)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Guichet, the town's conversational front desk.")
@@ -418,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_status.set_defaults(func=cmd_ticket_set_status)
 
     _add_catalog_parser(sub)
+    _add_appointments_parser(sub)
     return parser
 
 

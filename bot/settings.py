@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         default=None, description="The console's public URL (links in alerts, photo URLs sent to the back office)."
     )
 
+    # National appointment portal (Rendez-vous en mairie, ANTS)
+    ants_auth_token: str | None = Field(
+        default=None, description="Token the portal sends in X-HUB-RDV-AUTH-TOKEN to /api/ants/; unset: refused."
+    )
+
     # Limits and retention
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024

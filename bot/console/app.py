@@ -10,6 +10,7 @@ from datetime import timedelta
 from sanic import Sanic
 from sqlalchemy.engine import Engine
 
+from bot.console.ants import create_ants_blueprint
 from bot.console.demo import create_demo_blueprint
 from bot.console.media import MEDIA_ROUTE
 from bot.console.open311 import create_open311_blueprint
@@ -65,11 +66,24 @@ def create_app(
     )
     app.blueprint(create_demo_blueprint(settings.public_url, settings))
     register_console(app, settings, engine=store.sync.engine)
+    _register_ants(app, settings)
     if outbox_worker is not None:
         _run_in_background(app, outbox_worker)
         if settings.open311_forward_url:
             _poll_back_office(app, back_office_poller(settings, store.sync), settings.open311_poll_minutes * 60)
     return app
+
+
+def _register_ants(app: Sanic, settings: Settings) -> None:
+    """The national appointment portal's editor API (/api/ants/), over the appointments and live catalog of the
+    console's pages (registered first, with their tables created at start-up)."""
+    app.blueprint(
+        create_ants_blueprint(
+            app.ctx.appointments, app.ctx.live_catalog.get, token=settings.ants_auth_token,
+            public_url=settings.public_url, clock=settings.town_clock().now,
+        )
+    )  # fmt: skip
+
 
 
 def _geocode_from_settings(settings: Settings) -> Callable[[str], Geocoded | None]:

@@ -19,6 +19,7 @@ from bot.console import auth
 from bot.console.account_pages import register_account_pages
 from bot.console.analytics import analytics_charts, analytics_csv, analytics_tables, compute_analytics
 from bot.console.catalog_pages import register_catalog_pages
+from bot.console.appointments_pages import register_appointment_pages
 from bot.console.conversations import CHANNELS, FALLBACK_INTENT, ConversationFilter, list_conversations, load_transcript
 from bot.console.erasure_pages import register_erasure_pages
 from bot.console.handoff_pages import register_handoff_pages
@@ -86,6 +87,7 @@ def register_console(
     register_handoff_pages(app, console, register_ticket_pages(app, console))
     register_erasure_pages(app, console)
     register_catalog_pages(app, console)
+    register_appointment_pages(app, console)
 
 
 def create_console_blueprint(console: Console) -> Blueprint:

@@ -1,12 +1,12 @@
 """Erasure of one citizen's data (« supprimer mes données », or an admin in the console).
 
 Everything keyed by the citizen's sender id goes: the conversation (Rasa's `events`), channel data (SMS identity,
-buttons offered), pending contacts, follow-up subscriptions, reviews, corrections, handoff requests, and the
-notifications still waiting for them. Their tickets stay, because the town still has to fix the pothole, but
-anonymised: no sender, no contact, the description masked, the photo deleted (given the media store). A photo
-uploaded but never attached to a ticket names nobody; retention deletes it within two days. Two things are kept
-on purpose: an SMS opt-out (the town must keep honouring a STOP) and the staff audit log (who did what, erasures
-included).
+buttons offered), pending contacts, follow-up subscriptions, reviews, corrections, handoff requests, counter
+appointments (their slots are free again), and the notifications still waiting for them. Their tickets stay,
+because the town still has to fix the pothole, but anonymised: no sender, no contact, the description masked, the
+photo deleted (given the media store). A photo uploaded but never attached to a ticket names nobody; retention
+deletes it within two days. Two things are kept on purpose: an SMS opt-out (the town must keep honouring a STOP)
+and the staff audit log (who did what, erasures included).
 """
 
 from __future__ import annotations

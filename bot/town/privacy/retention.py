@@ -8,6 +8,8 @@
   `SHORT_LIVED` (or the retention period if shorter);
 - outbox jobs that are finished (sent, cancelled, dead) go after the period; pending ones never do;
 - login attempts go after the period;
+- a counter appointment (with its pre-application number and the citizen's sender id) goes once it ended more than
+  the period ago;
 - tickets and the staff audit log are kept (records of the town's work), but a ticket closed for longer than the
   period is anonymised as an erasure would (no sender, no contact, description masked, photo deleted) and loses
   its followers (its satisfaction answer stays, without who gave it);
@@ -189,6 +191,9 @@ def _purge_by_time(
     if "login_attempts" in present:
         table = sa.table("login_attempts", sa.column("at"))
         _purge(conn, report, table, table.c.at < cutoff.timestamp(), dry_run)
+    if "appointment_bookings" in present:
+        table = sa.table("appointment_bookings", sa.column("end", sa.DateTime))
+        _purge(conn, report, table, table.c.end < naive_cutoff, dry_run)
     if "outbox" in present:
         table = sa.table("outbox", sa.column("status"), sa.column("created_at", sa.DateTime))
         condition = table.c.status.in_(FINISHED_OUTBOX_STATUSES) & (table.c.created_at < naive_cutoff)
