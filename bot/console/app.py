@@ -85,7 +85,6 @@ def _register_ants(app: Sanic, settings: Settings) -> None:
     )  # fmt: skip
 
 
-
 def _geocode_from_settings(settings: Settings) -> Callable[[str], Geocoded | None]:
     """Locate an address with the live geocoder of DATABASE_URL, opened at first use (blocking: call in a thread)."""
     opened: list[LiveGeocoder] = []

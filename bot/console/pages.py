@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine, make_url
 from bot.console import auth
 from bot.console.account_pages import register_account_pages
 from bot.console.analytics import analytics_charts, analytics_csv, analytics_tables, compute_analytics
-from bot.console.catalog_pages import register_catalog_pages
 from bot.console.appointments_pages import register_appointment_pages
+from bot.console.catalog_pages import register_catalog_pages
 from bot.console.conversations import CHANNELS, FALLBACK_INTENT, ConversationFilter, list_conversations, load_transcript
 from bot.console.erasure_pages import register_erasure_pages
 from bot.console.handoff_pages import register_handoff_pages
