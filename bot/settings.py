@@ -102,6 +102,18 @@ class Settings(BaseSettings):
         default=0, description="Reverse proxies in front (X-Forwarded-For hops trusted from the right); 0: none."
     )
 
+    # Notifications that reach the citizen (bot/town/tickets/fallback.py, bot/town/mail.py)
+    notify_fallback_minutes: float = Field(
+        default=60,
+        description="Minutes a ticket update may wait for the citizen's own channel before it goes to the contact "
+        "they gave (with their consent).",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; unset: no e-mail.",
+    )
+    smtp_from: str | None = Field(default=None, description="Sender address of the e-mails to citizens.")
+
     # Open311
     open311_api_key: str | None = None
     open311_forward_url: str | None = None

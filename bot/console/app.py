@@ -62,15 +62,26 @@ def create_app(
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
-    """The worker that pushes ticket updates through the rasa server (and forwards to OPEN311_FORWARD_URL)."""
+    """The worker that pushes ticket updates through the rasa server, falls back to the citizen's e-mail (with
+    their consent, when SMTP_URL is set) after NOTIFY_FALLBACK_MINUTES, and forwards to OPEN311_FORWARD_URL."""
+    from bot.settings import ROOT
+    from bot.town.mail import EmailNotifier, NotificationTexts, SmtpConfig
     from bot.town.notify import KindRouter, Notifier, RasaNotifier
+    from bot.town.tickets.fallback import EMAIL, FallbackPlanner
     from bot.town.tickets.forward import Open311Forwarder
-    from bot.town.tickets.outbox import FORWARD_KIND, NOTIFY_KIND
+    from bot.town.tickets.outbox import FALLBACK_KIND, FORWARD_KIND, NOTIFY_KIND
 
+    engine = store.sync.engine
     notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
+    fallback = None
+    if settings.smtp_url:
+        texts = NotificationTexts.from_domain(ROOT / "domain.yml", settings.town_name)
+        sender = settings.smtp_from or f"ne-pas-repondre@{SmtpConfig.from_url(settings.smtp_url).hostname}"
+        notifiers[FALLBACK_KIND] = EmailNotifier(SmtpConfig.from_url(settings.smtp_url), sender, texts)
+        fallback = FallbackPlanner(engine, timedelta(minutes=settings.notify_fallback_minutes), channels=(EMAIL,))
     if settings.open311_forward_url:
         notifiers[FORWARD_KIND] = Open311Forwarder(settings.open311_forward_url)
-    return OutboxWorker(OutboxStore(store.sync.engine), KindRouter(notifiers))
+    return OutboxWorker(OutboxStore(engine), KindRouter(notifiers), fallback=fallback)
 
 
 def _run_in_background(app: Sanic, worker: OutboxWorker) -> None:

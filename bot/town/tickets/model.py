@@ -24,6 +24,7 @@ class TicketDraft:
     idempotency_key: str | None = None
     expected_datetime: datetime | None = None
     subscribe_creator: bool = True
+    contact_consent: bool = False  # the citizen agreed to get this ticket's updates at `contact`
 
 
 @dataclass(frozen=True)

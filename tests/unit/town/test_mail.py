@@ -1,0 +1,113 @@
+"""Ticket updates by e-mail: French plain text from domain.yml, sent to a real SMTP server the test starts."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.message import Message
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from bot.settings import ROOT
+from bot.town.mail import EmailNotifier, NotificationTexts, SmtpConfig
+from bot.town.notify import NotificationError
+from bot.town.tickets import OutboxJob
+from tests.conftest import free_port
+
+START = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def texts() -> NotificationTexts:
+    return NotificationTexts.from_domain(ROOT / "domain.yml", "Pau")
+
+
+def job(state: str, note: str = "", recipient: str = "jeanne@exemple.fr", channel: str = "email") -> OutboxJob:
+    payload = {"ticket_ref": "PAU-2026-000042", "ticket_state": state, "status_note": note}
+    return OutboxJob(7, "ticket_update_fallback", "k", payload, channel, recipient, "sending", 1, START)
+
+
+def body_of(message: Message) -> str:
+    return message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")  # type: ignore[union-attr]
+
+
+@pytest.mark.asyncio
+async def test_the_update_arrives_by_email_in_french_with_the_reference_and_how_to_stop(smtp) -> None:
+    inbox, port = smtp
+    notifier = EmailNotifier(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"), "mairie@pau.example", texts())
+
+    result = await notifier.send(job("pris_en_charge", "Une équipe passe jeudi."))
+
+    assert result.delivered and result.response == "smtp: Message accepted for delivery"
+    [(recipients, message)] = inbox.messages
+    assert recipients == ["jeanne@exemple.fr"]
+    assert message["Subject"] == "Ville de Pau : votre signalement PAU-2026-000042"
+    assert message.get_content_type() == "text/plain"
+    body = body_of(message)
+    assert "PAU-2026-000042" in body and "Pris en charge" in body
+    assert "Précision de la mairie : Une équipe passe jeudi." in body
+    assert "Pour ne plus être contacté(e)" in body
+    assert "{" not in body and "\n\n\n" not in body
+
+
+@pytest.mark.asyncio
+async def test_a_rejection_gives_its_reason(smtp) -> None:
+    inbox, port = smtp
+    notifier = EmailNotifier(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"), "mairie@pau.example", texts())
+    await notifier.send(job("non_retenu", "Voie privée"))
+    body = body_of(inbox.messages[0][1])
+    assert "Non retenu" in body and "Motif : Voie privée" in body
+
+
+@pytest.mark.parametrize(
+    "state,label",
+    [("nouveau", "Nouveau"), ("pris_en_charge", "Pris en charge"), ("planifie", "Planifié"), ("traite", "Traité"),
+     ("non_retenu", "Non retenu")],
+)  # fmt: skip
+def test_every_state_has_its_words_for_the_citizen(state: str, label: str) -> None:
+    subject, body = texts().email({"ticket_ref": "PAU-2026-000001", "ticket_state": state, "status_note": ""})
+    assert f": {label}." in body and "PAU-2026-000001" in subject
+
+
+@pytest.mark.asyncio
+async def test_an_unreachable_smtp_server_is_a_failure_the_outbox_retries() -> None:
+    notifier = EmailNotifier(SmtpConfig.from_url(f"smtp://127.0.0.1:{free_port()}"), "m@pau.example", texts(),
+                             timeout_seconds=5)  # fmt: skip
+    with pytest.raises(NotificationError, match="SMTP"):
+        await notifier.send(job("traite"))
+
+
+@pytest.mark.asyncio
+async def test_a_job_that_is_not_an_email_is_refused() -> None:
+    notifier = EmailNotifier(SmtpConfig("127.0.0.1", 25), "m@pau.example", texts())
+    with pytest.raises(NotificationError):
+        await notifier.send(job("traite", recipient="+33612345678", channel="sms"))
+
+
+def test_smtp_url_forms() -> None:
+    assert SmtpConfig.from_url("smtp://u%40x:p%3Aw@mail.example") == SmtpConfig("mail.example", 587, "u@x", "p:w")
+    assert SmtpConfig.from_url("smtps://mail.example") == SmtpConfig("mail.example", 465, use_tls=True)
+    with pytest.raises(ValueError):
+        SmtpConfig.from_url("http://mail.example")
