@@ -1,4 +1,5 @@
-"""Tables the channels persist: deliveries seen, SMS identities and opt-outs, buttons offered per sender."""
+"""Tables the channels persist: deliveries seen, SMS identities, opt-outs and long answers' next parts, buttons
+offered per sender."""
 
 from __future__ import annotations
 
@@ -42,6 +43,15 @@ channel_offers = Table(
     Column("menu", Text, nullable=False),  # JSON list of the last buttons offered
     Column("payloads", Text, nullable=False),  # JSON list of recently offered payloads
     Column("offered_at", DateTime, nullable=False),  # naive UTC
+)
+
+
+sms_continuations = Table(
+    "sms_continuations",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("data", Text, nullable=False),  # JSON: the parts of a long answer still to send, and the last part's menu
+    Column("kept_at", DateTime, nullable=False),  # naive UTC
 )
 
 
