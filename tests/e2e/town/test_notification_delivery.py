@@ -245,3 +245,107 @@ async def test_without_consent_the_email_given_for_the_agent_is_never_used(runni
     await asyncio.sleep(FALLBACK_MINUTES * 60 + 8)  # past the delay, and a few passes of the outbox worker
     assert running.inbox.to(address) == []
     assert [j["channel"] for j in outbox_of(stack, ref)] == ["webchat"]
+
+
+# --- the same with the widget in Chromium -----------------------------------------------------------------------
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+async def bot_texts(page: Any) -> list[str]:
+    return [t.strip() for t in await page.locator(".gw-msg-bot").all_inner_texts()]
+
+
+async def widget_says(page: Any, before: int) -> str:
+    """The assistant's messages after the first `before` ones, once it fell silent."""
+    deadline = time.monotonic() + 120
+    while len(await bot_texts(page)) <= before:
+        assert time.monotonic() < deadline, "the assistant did not answer in the widget"
+        await asyncio.sleep(0.3)
+    seen = -1
+    while seen != len(await bot_texts(page)):
+        seen = len(await bot_texts(page))
+        await asyncio.sleep(2)
+    return " ".join((await bot_texts(page))[before:])
+
+
+async def report_in_widget(page: Any, street: str) -> str:
+    """Report a pothole through the widget, declining photo and contact; the reference."""
+    before = len(await bot_texts(page))
+    await page.get_by_label("Votre message").fill(f"je veux signaler un nid de poule {street}")
+    await page.keyboard.press("Enter")
+    for _ in range(12):
+        text = await widget_says(page, before)
+        before = len(await bot_texts(page))
+        if (found := REFERENCE.search(text)) and "enregistré" in text:
+            return found.group(0)
+        button = None
+        if "Quel type de problème" in text:
+            answer = "voirie"
+        elif "Où se trouve le problème" in text:
+            answer = street
+        elif "Décrivez le problème" in text:
+            answer = "un gros trou dans la chaussée depuis une semaine"
+        elif "Avez-vous une photo" in text or "joindre au sujet de ce signalement" in text:
+            answer = "non"
+        elif "Vouliez-vous dire" in text:
+            button = page.locator(".gw-choice:enabled").first
+        elif "Je l'envoie" in text:
+            button = page.get_by_role("button", name="Oui, envoyer").last
+        elif "signalement similaire existe" in text:
+            answer = "non"
+        else:
+            raise AssertionError(f"unexpected turn of the report: {text!r}")
+        if button is not None:
+            await button.click()
+        else:
+            await page.get_by_label("Votre message").fill(answer)
+            await page.keyboard.press("Enter")
+    raise AssertionError("the report never ended")
+
+
+@pytest.mark.browser
+async def test_the_widget_shows_the_update_when_the_citizen_comes_back_to_the_page(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.async_api import async_playwright, expect
+    from sanic import Sanic
+
+    from bot.console.demo import create_demo_blueprint
+
+    monkeypatch.setattr(Sanic, "test_mode", True)
+    stack = running.stack
+    site = Sanic(f"town_page_{uuid.uuid4().hex[:8]}", configure_logging=False)
+    site.blueprint(create_demo_blueprint(stack.rasa_url))
+    server = await site.create_server(host="127.0.0.1", port=PAGE_PORT, return_asyncio_server=True)
+    assert server is not None
+    await server.startup()
+    try:
+        async with async_playwright() as playwright:
+            chromium = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            context = await chromium.new_context(locale="fr-FR")
+            page = await context.new_page()
+            await page.goto(f"{PAGE_ORIGIN}/")
+            await page.get_by_role("button", name="Une question ? Discutez avec la mairie").click()
+            ref = await report_in_widget(page, "rue Serviez")
+
+            await page.goto("about:blank")  # the citizen leaves the town's site: the socket closes
+            set_status(stack, ref, "planifie", "Intervention prévue lundi.")
+            wait_for(lambda: [j["status"] for j in outbox_of(stack, ref)] == ["sent"], 60, "never handed over")
+            await asyncio.sleep(3)
+            assert [j["status"] for j in outbox_of(stack, ref)] == ["sent"]
+
+            await page.goto(f"{PAGE_ORIGIN}/")  # back in the same tab: the widget resumes its stored session
+            log = page.get_by_role("log")
+            await expect(log).to_contain_text(f"une intervention est planifiée pour votre signalement {ref}",
+                                              timeout=30_000)  # fmt: skip
+            await expect(log).to_contain_text("Intervention prévue lundi.")
+            wait_for(lambda: [j["status"] for j in outbox_of(stack, ref)] == ["delivered"], 30, "never delivered")
+            await page.screenshot(path="/tmp/guichet-widget-update-after-return.png")
+            await chromium.close()
+    finally:
+        server.close()
+        await server.wait_closed()
