@@ -9,7 +9,6 @@ they said « oui » to being told there; the e-mails land in an SMTP server this
 from __future__ import annotations
 
 import asyncio
-import email
 import re
 import subprocess
 import sys
@@ -17,7 +16,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email.message import Message
 from typing import Any
 
 import pytest
@@ -28,6 +26,7 @@ from aiosmtpd.controller import Controller
 from bot.settings import ROOT
 from tests.conftest import free_port
 from tests.e2e.guichet_stack import Stack, start_stack
+from tests.mailbox import Inbox, body_of
 
 pytestmark = pytest.mark.model
 
@@ -35,20 +34,6 @@ FALLBACK_MINUTES = 0.15  # 9 s
 PAGE_PORT = free_port()
 PAGE_ORIGIN = f"http://127.0.0.1:{PAGE_PORT}"
 REFERENCE = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
-
-
-class Inbox:
-    """The town's SMTP relay, as far as this test sees it: every message accepted, kept."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 Message accepted for delivery"
-
-    def to(self, address: str) -> list[Message]:
-        return [message for recipients, message in self.messages if address in recipients]
 
 
 @dataclass
@@ -215,7 +200,7 @@ async def test_a_citizen_who_never_comes_back_gets_the_update_by_email_with_cons
     wait_for(lambda: running.inbox.to(address), 120, "the fallback e-mail never arrived")
 
     [message] = running.inbox.to(address)
-    body = message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")
+    body = body_of(message)
     assert message["From"] == "mairie@pau.example" and ref in message["Subject"]
     assert ref in body and "Non retenu" in body and "Motif : Voie privée" in body
     assert "Pour ne plus être contacté(e)" in body
@@ -248,12 +233,6 @@ async def test_without_consent_the_email_given_for_the_agent_is_never_used(runni
 
 
 # --- the same with the widget in Chromium -----------------------------------------------------------------------
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
 
 async def bot_texts(page: Any) -> list[str]:
     return [t.strip() for t in await page.locator(".gw-msg-bot").all_inner_texts()]
@@ -315,6 +294,7 @@ async def test_the_widget_shows_the_update_when_the_citizen_comes_back_to_the_pa
     from sanic import Sanic
 
     from bot.console.demo import create_demo_blueprint
+    from tests.e2e.connectors.test_widget_browser import CHROMIUM_ARGS
 
     monkeypatch.setattr(Sanic, "test_mode", True)
     stack = running.stack

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import email
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -15,19 +13,9 @@ from bot.town.mail import EmailNotifier, NotificationTexts, SmtpConfig
 from bot.town.notify import NotificationError
 from bot.town.tickets import OutboxJob
 from tests.conftest import free_port
+from tests.mailbox import Inbox, body_of
 
 START = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
-
-
-class Inbox:
-    """An aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), email.message_from_bytes(envelope.content)))
-        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
@@ -47,10 +35,6 @@ def texts() -> NotificationTexts:
 def job(state: str, note: str = "", recipient: str = "jeanne@exemple.fr", channel: str = "email") -> OutboxJob:
     payload = {"ticket_ref": "PAU-2026-000042", "ticket_state": state, "status_note": note}
     return OutboxJob(7, "ticket_update_fallback", "k", payload, channel, recipient, "sending", 1, START)
-
-
-def body_of(message: Message) -> str:
-    return message.get_payload(decode=True).decode(message.get_content_charset() or "utf-8")  # type: ignore[union-attr]
 
 
 @pytest.mark.asyncio

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,24 +15,11 @@ from bot.town.tickets import Backoff, OutboxStore, OutboxWorker, TicketDraft, Ti
 from bot.town.tickets.fallback import FallbackPlanner, fallback_key
 from bot.town.tickets.held import HeldMessages
 from bot.town.tickets.outbox import FALLBACK_KIND, NOTIFY_KIND, SendResult
-
-START = datetime(2026, 5, 4, 8, 0, tzinfo=timezone.utc)
-RENDERED = [{"recipient_id": "webchat:s1", "text": "Ville de Pau : votre signalement PAU-2026-000001 est traité."}]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+from tests.unit.town.tickets.test_outbox import START, FakeClock
 
 
 @pytest.fixture
-def engine(tmp_path: Path):
+def engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
     create_schema(engine)
     yield engine
@@ -42,6 +29,9 @@ def engine(tmp_path: Path):
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+RENDERED = [{"recipient_id": "webchat:s1", "text": "Ville de Pau : votre signalement PAU-2026-000001 est traité."}]
 
 
 def rasa(requests: list[httpx.Request], body: dict) -> httpx.MockTransport:
