@@ -234,6 +234,7 @@ async def test_without_consent_the_email_given_for_the_agent_is_never_used(runni
 
 # --- the same with the widget in Chromium -----------------------------------------------------------------------
 
+
 async def bot_texts(page: Any) -> list[str]:
     return [t.strip() for t in await page.locator(".gw-msg-bot").all_inner_texts()]
 
