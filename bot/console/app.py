@@ -62,23 +62,36 @@ def create_app(
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
-    """The worker that pushes ticket updates through the rasa server, falls back to the citizen's e-mail (with
-    their consent, when SMTP_URL is set) after NOTIFY_FALLBACK_MINUTES, and forwards to OPEN311_FORWARD_URL."""
+    """The worker that pushes ticket updates through the rasa server, falls back after NOTIFY_FALLBACK_MINUTES to
+    the contact the citizen gave with their consent (e-mail when SMTP_URL is set, SMS when Twilio is), and forwards
+    to OPEN311_FORWARD_URL."""
+    from functools import partial
+
     from bot.settings import ROOT
     from bot.town.mail import EmailNotifier, NotificationTexts, SmtpConfig
-    from bot.town.notify import KindRouter, Notifier, RasaNotifier
-    from bot.town.tickets.fallback import EMAIL, FallbackPlanner
+    from bot.town.notify import ChannelRouter, KindRouter, Notifier, RasaNotifier
+    from bot.town.privacy.pseudonyms import load_identity_secret, sms_sender_id
+    from bot.town.tickets.fallback import EMAIL, SMS, FallbackPlanner, SmsFallbackNotifier
     from bot.town.tickets.forward import Open311Forwarder
     from bot.town.tickets.outbox import FALLBACK_KIND, FORWARD_KIND, NOTIFY_KIND
 
     engine = store.sync.engine
-    notifiers: dict[str, Notifier] = {NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token)}
-    fallback = None
+    rasa = RasaNotifier(settings.rasa_url, settings.rasa_token)
+    notifiers: dict[str, Notifier] = {NOTIFY_KIND: rasa}
+    fallbacks: dict[str, Notifier] = {}
     if settings.smtp_url:
         texts = NotificationTexts.from_domain(ROOT / "domain.yml", settings.town_name)
         sender = settings.smtp_from or f"ne-pas-repondre@{SmtpConfig.from_url(settings.smtp_url).hostname}"
-        notifiers[FALLBACK_KIND] = EmailNotifier(SmtpConfig.from_url(settings.smtp_url), sender, texts)
-        fallback = FallbackPlanner(engine, timedelta(minutes=settings.notify_fallback_minutes), channels=(EMAIL,))
+        fallbacks[EMAIL] = EmailNotifier(SmtpConfig.from_url(settings.smtp_url), sender, texts)
+    sender_id_of = None
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
+        sender_id_of = partial(sms_sender_id, load_identity_secret(settings.identity_secret, settings.var_dir))
+        fallbacks[SMS] = SmsFallbackNotifier(store.sync, rasa, sender_id_of)
+    fallback = None
+    if fallbacks:
+        notifiers[FALLBACK_KIND] = ChannelRouter(fallbacks)
+        after = timedelta(minutes=settings.notify_fallback_minutes)
+        fallback = FallbackPlanner(engine, after, channels=fallbacks, sms_sender_id=sender_id_of)
     if settings.open311_forward_url:
         notifiers[FORWARD_KIND] = Open311Forwarder(settings.open311_forward_url)
     return OutboxWorker(OutboxStore(engine), KindRouter(notifiers), fallback=fallback)

@@ -152,6 +152,20 @@ class KindRouter:
         return await notifier.send(job)
 
 
+class ChannelRouter:
+    """Sends each job through the notifier registered for its channel (the fallbacks: e-mail, SMS)."""
+
+    def __init__(self, notifiers: dict[str, Notifier]) -> None:
+        self.notifiers = dict(notifiers)
+
+    async def send(self, job: OutboxJob) -> SendResult | str | None:
+        """Dispatch on `job.channel`; an unknown channel is a failure (kept, retried, then dead)."""
+        notifier = self.notifiers.get(job.channel or "")
+        if notifier is None:
+            raise NotificationError(f"no notifier for channel {job.channel!r}")
+        return await notifier.send(job)
+
+
 @dataclass
 class FakeNotifier:
     """Records every job it is asked to send; fails the first `fail_times` calls (for retry tests)."""

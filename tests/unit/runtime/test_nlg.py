@@ -120,3 +120,16 @@ def test_no_response_writes_the_towns_name_or_retention_period_itself() -> None:
         for variant in variants:
             said = " ".join([variant.get("text", ""), *(b["title"] for b in variant.get("buttons", []))])
             assert not COPIES.search(said), f"{name} copies a setting: {said!r}"
+
+
+@pytest.mark.parametrize("state", STATES)
+async def test_a_ticket_notification_by_sms_says_how_to_stop_and_fits_the_budget(
+    lescar: NaturalLanguageGenerator, domain: Domain, state: str | None
+) -> None:
+    from connectors.sms.rendering import segment_count
+
+    notified = conversation(domain, ticket_ref="PAU-2026-000123", ticket_state=state, status_note="Réparé jeudi.")
+    by_sms = await say(lescar, "utter_ticket_update", notified, "sms")
+    elsewhere = await say(lescar, "utter_ticket_update", notified, "socketio")
+    assert by_sms.endswith("STOP pour ne plus recevoir de SMS.") and "STOP" not in elsewhere
+    assert by_sms.startswith(elsewhere.rstrip()[: len("Ville de Lescar : ")]) and segment_count(by_sms) <= 3

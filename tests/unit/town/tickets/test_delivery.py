@@ -146,7 +146,9 @@ def test_a_phone_contact_falls_back_only_when_sms_fallback_is_on(engine, clock) 
     undelivered_update(engine, clock, contact="+33612345678", consent=True)
     clock.advance(hours=2)
     assert FallbackPlanner(engine, timedelta(minutes=60)).plan(clock()) == 0
-    assert FallbackPlanner(engine, timedelta(minutes=60), channels=("email", "sms")).plan(clock()) == 1
+    assert FallbackPlanner(engine, timedelta(minutes=60), channels=("email", "sms")).plan(clock()) == 0  # no ids
+    both = FallbackPlanner(engine, timedelta(minutes=60), channels=("email", "sms"), sms_sender_id=pseudonym)
+    assert both.plan(clock()) == 1
 
 
 def test_a_consent_without_a_contact_is_not_recorded(engine, clock) -> None:
@@ -202,3 +204,58 @@ def test_held_messages_survive_as_json(engine, clock) -> None:
     [held] = HeldMessages(engine).waiting("webchat", ["webchat:s1"])
     assert json.loads(json.dumps(held.messages)) == buttons
     assert HeldMessages(engine).of_jobs([job.id])[job.id].id == held.id
+
+
+def pseudonym(number: str) -> str:
+    from bot.town.privacy.pseudonyms import sms_sender_id
+
+    return sms_sender_id(b"test-identity-secret", number)
+
+
+@pytest.mark.asyncio
+async def test_a_phone_given_with_consent_gets_the_update_by_sms_through_the_sms_channel(engine, clock) -> None:
+    from bot.town.tickets.fallback import SmsFallbackNotifier
+    from connectors.shared.tables import create_channel_tables, sms_identities
+
+    create_channel_tables(engine)
+    ref = undelivered_update(engine, clock, contact="+33612345678", consent=True)
+    clock.advance(hours=2)
+    planner = FallbackPlanner(engine, timedelta(minutes=60), channels=("email", "sms"), sms_sender_id=pseudonym)
+    assert planner.plan(clock()) == 1
+    [fallback] = OutboxStore(engine).jobs(kind=FALLBACK_KIND)
+    assert (fallback.channel, fallback.recipient) == ("sms", pseudonym("+33612345678"))  # STOP from it cancels it
+
+    requests: list[httpx.Request] = []
+    async with httpx.AsyncClient(transport=rasa(requests, {"tracker": {}})) as client:
+        sms = SmsFallbackNotifier(TicketStore(engine), RasaNotifier("http://rasa:5005", "t", client=client), pseudonym)
+        result = await sms.send(fallback)
+
+    assert result == SendResult(delivered=True)  # Twilio accepted it inside the rasa server's request
+    assert requests[0].url.path == f"/conversations/{pseudonym('+33612345678')}/trigger_intent"
+    assert requests[0].url.params["output_channel"] == "sms"
+    assert json.loads(requests[0].content)["entities"]["ticket_ref"] == ref
+    with engine.connect() as conn:
+        number = conn.execute(sms_identities.select().where(sms_identities.c.sender_id == fallback.recipient)).one()
+    assert number.address == "+33612345678"  # the SMS channel knows where to send it
+
+
+@pytest.mark.asyncio
+async def test_an_sms_fallback_for_a_ticket_anonymised_since_is_not_sent(engine, clock) -> None:
+    from sqlalchemy import update
+
+    from bot.town.tickets.fallback import SmsFallbackNotifier
+    from bot.town.tickets.schema import tickets
+
+    undelivered_update(engine, clock, contact="+33612345678", consent=True)
+    clock.advance(hours=2)
+    FallbackPlanner(engine, timedelta(minutes=60), channels=("sms",), sms_sender_id=pseudonym).plan(clock())
+    [fallback] = OutboxStore(engine).jobs(kind=FALLBACK_KIND)
+    with engine.begin() as conn:
+        conn.execute(update(tickets).values(contact=None))  # erased by the citizen meanwhile
+
+    class NeverCalled:
+        async def send(self, job):  # type: ignore[no-untyped-def]
+            raise AssertionError("sent to a number the town no longer has")
+
+    with pytest.raises(NotificationError, match="no longer has the number"):
+        await SmsFallbackNotifier(TicketStore(engine), NeverCalled(), pseudonym).send(fallback)
