@@ -82,7 +82,7 @@ def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> 
     if settings.smtp_url:
         texts = NotificationTexts.from_domain(ROOT / "domain.yml", settings.town_name)
         sender = settings.smtp_from or f"ne-pas-repondre@{SmtpConfig.from_url(settings.smtp_url).hostname}"
-        fallbacks[EMAIL] = EmailNotifier(SmtpConfig.from_url(settings.smtp_url), sender, texts)
+        fallbacks[EMAIL] = EmailNotifier(SmtpConfig.from_url(settings.smtp_url), sender, texts, tickets=store.sync)
     sender_id_of = None
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
         sender_id_of = partial(sms_sender_id, load_identity_secret(settings.identity_secret, settings.var_dir))

@@ -8,13 +8,14 @@ what happens after that relay is out of the town's sight.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -24,6 +25,9 @@ from bot.town.notify import NotificationError
 from bot.town.texts import first_texts
 from bot.town.tickets.model import OutboxJob
 from bot.town.tickets.outbox import SendResult
+
+if TYPE_CHECKING:
+    from bot.town.tickets.store import TicketStore
 
 RESPONSE_PREFIX = "utter_notify_"
 EMAIL_CHANNEL = "email"
@@ -101,12 +105,20 @@ class EmailNotifier:
     """Sends `email` outbox jobs through the town's SMTP server (aiosmtplib); refused or unreachable raises."""
 
     def __init__(
-        self, smtp: SmtpConfig, sender: str, texts: NotificationTexts, *, timeout_seconds: float = 30.0
+        self,
+        smtp: SmtpConfig,
+        sender: str,
+        texts: NotificationTexts,
+        *,
+        timeout_seconds: float = 30.0,
+        tickets: TicketStore | None = None,
     ) -> None:
+        """With `tickets`, a job is sent only while its ticket still has that address (not erased since)."""
         self.smtp = smtp
         self.sender = sender
         self.texts = texts
         self.timeout_seconds = timeout_seconds
+        self.tickets = tickets
 
     def message(self, job: OutboxJob) -> EmailMessage:
         """The e-mail for one job (plain text, UTF-8)."""
@@ -124,6 +136,10 @@ class EmailNotifier:
         """Hand the e-mail to the SMTP server: delivered once it accepted the recipient."""
         if job.channel != EMAIL_CHANNEL or not job.recipient or "@" not in job.recipient:
             raise NotificationError("an e-mail job needs an e-mail address as its recipient")
+        if self.tickets is not None:
+            ticket = await asyncio.to_thread(self.tickets.get_ticket, str(job.payload.get("ticket_ref") or ""))
+            if ticket is None or ticket.contact != job.recipient:
+                raise NotificationError("the ticket no longer has the address this e-mail was for")
         try:
             _, reply = await aiosmtplib.send(
                 self.message(job),

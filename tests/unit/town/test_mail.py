@@ -95,3 +95,27 @@ def test_smtp_url_forms() -> None:
     assert SmtpConfig.from_url("smtps://mail.example") == SmtpConfig("mail.example", 465, use_tls=True)
     with pytest.raises(ValueError):
         SmtpConfig.from_url("http://mail.example")
+
+
+@pytest.mark.asyncio
+async def test_an_email_for_a_ticket_whose_contact_was_erased_is_not_sent(smtp, tmp_path) -> None:
+    from sqlalchemy import update
+
+    from bot.db import create_engine_for
+    from bot.town.tickets import TicketDraft, TicketStore, create_schema
+    from bot.town.tickets.schema import tickets
+
+    inbox, port = smtp
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
+    create_schema(engine)
+    store = TicketStore(engine)
+    ref = store.create_ticket(TicketDraft("voirie", "Trou", address="Rue Tran", contact="jeanne@exemple.fr")).ref
+    notifier = EmailNotifier(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}"), "m@pau.example", texts(), tickets=store)
+    update_of_ref = OutboxJob(7, "ticket_update_fallback", "k", {"ticket_ref": ref, "ticket_state": "traite"},
+                              "email", "jeanne@exemple.fr", "sending", 1, START)  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(update(tickets).values(contact=None))  # the citizen had their data erased meanwhile
+
+    with pytest.raises(NotificationError, match="no longer has the address"):
+        await notifier.send(update_of_ref)
+    assert inbox.messages == []
