@@ -24,9 +24,11 @@ from bot.town.tickets.intake import house_number, is_skip, nearest_street, parse
 logger = logging.getLogger(__name__)
 
 FORM_SLOTS = ("report_category", "report_location", "report_description", "report_photo", "report_contact")
+CONSENT_SLOT = "report_contact_consent"  # asked only after a contact was given (declining one fills it with NONE)
+YES, NO = "oui", "non"
 LOCATION_SLOTS = ("report_location", "report_street", "report_lat", "report_long")
 HELPER_SLOTS = ("report_street", "report_lat", "report_long")
-REPORT_SLOTS = (*FORM_SLOTS, *HELPER_SLOTS, "report_danger_warned", "report_stage", "report_duplicate")
+REPORT_SLOTS = (*FORM_SLOTS, CONSENT_SLOT, *HELPER_SLOTS, "report_danger_warned", "report_stage", "report_duplicate")
 NONE = "none"  # an optional step the citizen declined
 CANCEL_QUESTION = "utter_report_confirm_cancel"
 # Intents the form leaves to the rules: they are answered, then the form asks its question again.
@@ -261,14 +263,28 @@ class ValidateReportForm(FormValidationAction):
         contacts = (await self.access.services()).contacts
         contact = parse_contact(turn.text)
         if contact is not None:
-            # Kept server-side: the conversation log masks it at the end of this turn.
+            # Kept server-side: the conversation log masks it at the end of this turn. A new contact is asked
+            # its consent again.
             await contacts.put(*identity(tracker), contact.value)
-            return {"report_contact": contact.masked}
+            return {"report_contact": contact.masked, CONSENT_SLOT: None}
         if turn.intent == "deny" or is_skip(turn.text):
             await contacts.discard(*identity(tracker))
-            return {"report_contact": NONE}
+            return {"report_contact": NONE, CONSENT_SLOT: NONE}  # no contact: no consent to ask
         dispatcher.utter_message(response="utter_report_contact_invalid")
         return {"report_contact": None}
+
+    async def extract_report_contact_consent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        """« oui » / « non » to updates at the contact just given; anything else asks again (with the buttons)."""
+        turn = Turn.of(tracker)
+        if turn.interrupts or turn.requested != CONSENT_SLOT or (turn.after_cancel_question and turn.yes_or_no):
+            return {}
+        if turn.intent == "affirm":
+            return {CONSENT_SLOT: YES}
+        if turn.intent == "deny" or is_skip(turn.text):
+            return {CONSENT_SLOT: NO}
+        return {CONSENT_SLOT: None}
 
     # The helper slots are filled with the location; nothing more to check.
     def validate_report_street(self, value: Any, *_: Any) -> dict[str, Any]:

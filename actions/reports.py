@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.report_form import FORM_SLOTS, LOCATION_SLOTS, NONE, REPORT_SLOTS, Turn, identity
+from actions.report_form import CONSENT_SLOT, FORM_SLOTS, LOCATION_SLOTS, NONE, REPORT_SLOTS, YES, Turn, identity
 from actions.tickets_access import TicketsAccess, tickets_access
 from bot.town.tickets import PROBLEM_TYPES, TicketDraft
 from bot.town.tickets.danger import fold
@@ -22,7 +22,7 @@ EDITABLE: dict[str, tuple[str, ...]] = {
     "location": LOCATION_SLOTS,
     "description": ("report_description",),
     "photo": ("report_photo",),
-    "contact": ("report_contact",),
+    "contact": ("report_contact", CONSENT_SLOT),
 }
 # Words that name a field when the citizen types the correction instead of pressing a button.
 _FIELD_WORDS: dict[str, tuple[str, ...]] = {
@@ -188,6 +188,7 @@ class ActionReportCreate(Action):
             channel=channel,
             sender_id=sender_id,
             contact=contact,
+            contact_consent=bool(contact) and tracker.get_slot(CONSENT_SLOT) == YES,
             idempotency_key=f"report:{channel}:{sender_id}:{turn}" if turn else None,
             urgent=bool(tracker.get_slot("report_danger_warned")),  # the danger may be in another message
         )

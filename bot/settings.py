@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseSettings, Field, validator
@@ -109,6 +110,21 @@ class Settings(BaseSettings):
         default=0, description="Reverse proxies in front (X-Forwarded-For hops trusted from the right); 0: none."
     )
 
+    # Notifications that reach the citizen (bot/town/tickets/fallback.py, bot/town/mail.py)
+    notify_fallback_minutes: float = Field(
+        default=60,
+        description="Minutes a ticket update may wait for the citizen's own channel before it goes to the contact "
+        "they gave (with their consent).",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465; unset: no e-mail.",
+    )
+    smtp_from: str | None = Field(
+        default=None,
+        description="Sender of every e-mail (citizens' updates, staff alerts); unset: ne-pas-repondre@<SMTP host>.",
+    )
+
     # Open311
     open311_api_key: str | None = None
     open311_forward_url: str | None = None
@@ -121,12 +137,8 @@ class Settings(BaseSettings):
         description="Minutes between two questions to the back office about the open tickets it forwarded (1 or more).",
     )
 
-    # Staff alerts
-    smtp_url: str | None = Field(
-        default=None, description="smtp://[user:password@]host[:port] or smtps://...: the mail server for alerts."
-    )
+    # Staff alerts (through SMTP_URL above)
     alert_email: str | None = Field(default=None, description="On-call address alerted of each urgent ticket.")
-    alert_sender: str = Field(default="guichet@localhost", description="From address of the alert e-mails.")
     console_url: str | None = Field(
         default=None, description="The console's public URL (links in alerts, photo URLs sent to the back office)."
     )
@@ -173,6 +185,12 @@ class Settings(BaseSettings):
     def effective_database_url(self) -> str:
         """DATABASE_URL, or the embedded SQLite file under var/."""
         return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def effective_smtp_from(self) -> str:
+        """SMTP_FROM, or a no-reply address at the mail server's domain."""
+        host = urlsplit(self.smtp_url or "").hostname or "localhost"
+        return self.smtp_from or f"ne-pas-repondre@{host}"
 
     @property
     def effective_console_url(self) -> str:

@@ -100,17 +100,36 @@ def _geocode_from_settings(settings: Settings) -> Callable[[str], Geocoded | Non
 
 
 def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> OutboxWorker:
-    """The worker of every outbox job: ticket updates through the rasa server, Telegram and MMS photos into the
-    media store (TELEGRAM_TOKEN; TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN), urgent alerts by e-mail (SMTP_URL),
-    forwards to OPEN311_FORWARD_URL, and the satisfaction question once a ticket is closed."""
-    from bot.town.notify import KindRouter, Notifier, RasaNotifier
-    from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
+    """The worker of every outbox job: ticket updates through the rasa server, falling back after
+    NOTIFY_FALLBACK_MINUTES to the contact the citizen gave with their consent (e-mail when SMTP_URL is set, SMS when
+    Twilio is); the satisfaction question once a ticket is closed; Telegram and MMS photos into the media store
+    (TELEGRAM_TOKEN; TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN); urgent alerts by e-mail (SMTP_URL, ALERT_EMAIL);
+    forwards to OPEN311_FORWARD_URL."""
+    from functools import partial
+
+    from bot.settings import ROOT
+    from bot.town.notify import ChannelRouter, KindRouter, Notifier, RasaNotifier
+    from bot.town.privacy.pseudonyms import load_identity_secret, sms_sender_id
+    from bot.town.tickets.fallback import EMAIL, SMS, FallbackPlanner, SmsFallbackNotifier
+    from bot.town.tickets.outbox import ALERT_KIND, FALLBACK_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
     from bot.town.tickets.satisfaction import SATISFACTION_INTENT, SATISFACTION_KIND
 
+    engine = store.sync.engine
+    rasa = RasaNotifier(settings.rasa_url, settings.rasa_token)
     notifiers: dict[str, Notifier] = {
-        NOTIFY_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token),
+        NOTIFY_KIND: rasa,
         SATISFACTION_KIND: RasaNotifier(settings.rasa_url, settings.rasa_token, intent=SATISFACTION_INTENT),
     }
+    fallbacks: dict[str, Notifier] = {}
+    if settings.smtp_url:
+        from bot.town.mail import SmtpMailer
+        from bot.town.tickets.alerts import UrgentAlertSender
+        from bot.town.tickets.email_updates import EmailNotifier, NotificationTexts
+
+        mailer = SmtpMailer.from_url(settings.smtp_url, sender=settings.effective_smtp_from)
+        notifiers[ALERT_KIND] = UrgentAlertSender(mailer)
+        texts = NotificationTexts.from_domain(ROOT / "domain.yml", settings.town_name)
+        fallbacks[EMAIL] = EmailNotifier(mailer, texts, tickets=store.sync)
     telegram_token, twilio = settings.telegram_token, (settings.twilio_account_sid, settings.twilio_auth_token)
     if telegram_token or all(twilio):
         from bot.town.tickets.photos import PhotoFetcher, TelegramFiles, TwilioMedia
@@ -121,11 +140,15 @@ def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> 
             TelegramFiles(telegram_token) if telegram_token else None,
             twilio=TwilioMedia(*twilio, max_bytes=settings.max_upload_bytes) if all(twilio) else None,  # type: ignore[arg-type]
         )
-    if settings.smtp_url:
-        from bot.town.mail import SmtpMailer
-        from bot.town.tickets.alerts import UrgentAlertSender
-
-        notifiers[ALERT_KIND] = UrgentAlertSender(SmtpMailer.from_url(settings.smtp_url, sender=settings.alert_sender))
+    sender_id_of = None
+    if all(twilio) and settings.twilio_from_number:
+        sender_id_of = partial(sms_sender_id, load_identity_secret(settings.identity_secret, settings.var_dir))
+        fallbacks[SMS] = SmsFallbackNotifier(store.sync, rasa, sender_id_of)
+    fallback = None
+    if fallbacks:
+        notifiers[FALLBACK_KIND] = ChannelRouter(fallbacks)
+        after = timedelta(minutes=settings.notify_fallback_minutes)
+        fallback = FallbackPlanner(engine, after, channels=fallbacks, sms_sender_id=sender_id_of)
     if settings.open311_forward_url:
         from bot.town.tickets.forward import Open311Forwarder
 
@@ -136,7 +159,7 @@ def outbox_worker_from_settings(settings: Settings, store: AsyncTicketStore) -> 
             tickets=store.sync,
             photo_url=lambda name: signer.url(media_base, name),
         )
-    return OutboxWorker(OutboxStore(store.sync.engine), KindRouter(notifiers))
+    return OutboxWorker(OutboxStore(engine), KindRouter(notifiers), fallback=fallback)
 
 
 def back_office_poller(settings: Settings, tickets: TicketStore) -> Open311StatusPoller:

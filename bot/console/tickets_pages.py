@@ -20,6 +20,8 @@ from bot.console.web import SECURITY_HEADERS, Console, date_value, form_value, i
 from bot.town.handoff import is_callback
 from bot.town.media import media_name, media_signer, media_store
 from bot.town.tickets import PROBLEM_TYPES, STATES, Ticket, TicketNotFound, TicketStore, create_schema
+from bot.town.tickets.fallback import fallback_key
+from bot.town.tickets.held import HeldMessages
 from bot.town.tickets.intake import parse_contact, pending_photo
 from bot.town.tickets.location import normalise_street
 from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND, RETRYABLE_STATUSES, OutboxStore
@@ -37,7 +39,8 @@ CALLBACK_OUTCOMES = {
     "rappele": ("traite", "Rappelé", "Un agent vous a rappelé."),
     "injoignable": ("pris_en_charge", "Injoignable", "Un agent a tenté de vous rappeler, sans succès ; il réessaiera."),
 }
-OUTBOX_LABELS = {"pending": "en attente d'envoi", "sending": "en cours d'envoi", "sent": "envoyée",
+OUTBOX_LABELS = {"pending": "en attente d'envoi", "sending": "en cours d'envoi",
+                 "sent": "envoyée, pas encore reçue par le citoyen", "delivered": "remise",
                  "failed": "échec, nouvel essai prévu", "dead": "abandonnée",
                  "cancelled": "annulée (désinscription)"}  # fmt: skip
 
@@ -121,13 +124,30 @@ def list_tickets(engine: Any, flt: TicketFilter, *, tz: Any, per_page: int = PAG
 
 
 def notifications_of(engine: Any, ref: str) -> list[dict[str, Any]]:
-    """The citizen notifications queued for a ticket's status changes, oldest first."""
+    """The citizen notifications of a ticket's status changes, each followed by its fallback to the citizen's
+    contact if one was sent; with when each was delivered (a held web chat update: when the browser got it)."""
     pattern = f"{NOTIFY_KIND}:{_escape_like(ref)}:%"
     with engine.connect() as conn:
         rows = conn.execute(
             select(outbox).where(outbox.c.dedup_key.like(pattern, escape="\\")).order_by(outbox.c.id)
         ).all()
-    return [dict(r._mapping) for r in rows]
+        jobs = [dict(r._mapping) for r in rows]
+        keys = {fallback_key(job["id"]): job["id"] for job in jobs}
+        fallbacks = {
+            keys[r.dedup_key]: {**r._mapping, "fallback": True}  # type: ignore[attr-defined]
+            for r in conn.execute(select(outbox).where(outbox.c.dedup_key.in_(list(keys)))).all()
+        } if keys else {}  # fmt: skip
+    held = HeldMessages(engine).of_jobs(job["id"] for job in jobs)
+    shown: list[dict[str, Any]] = []
+    for job in jobs:
+        kept = held.get(job["id"])
+        job["delivered_at"] = kept.delivered_at if kept else (job["sent_at"] if job["status"] == "delivered" else None)
+        shown.append(job)
+        if job["id"] in fallbacks:
+            fallback = fallbacks[job["id"]]
+            fallback["delivered_at"] = fallback["sent_at"] if fallback["status"] == "delivered" else None
+            shown.append(fallback)
+    return shown
 
 
 def osm_link(lat: float | None, long: float | None) -> str | None:

@@ -1,19 +1,22 @@
-"""E-mail from Guichet to the town's staff, through the SMTP server of SMTP_URL (aiosmtplib).
+"""E-mail from Guichet — alerts to staff, ticket updates to citizens — through the SMTP server of SMTP_URL (aiosmtplib).
 
-SMTP_URL reads `smtp://[user:password@]host[:port]` (STARTTLS when the server offers it), or `smtps://...` (TLS from
-the first byte, port 465 by default). One small interface, `Mailer`, with a fake for tests: callers never branch on
-which one they hold.
+SMTP_URL reads `smtp://[user:password@]host[:port]` (port 587 by default, STARTTLS when the server offers it), or
+`smtps://...` (TLS from the first byte, port 465 by default). One small interface, `Mailer`, with a fake for tests:
+callers never branch on which one they hold. A message counts as handed over when the server accepted it (its 250
+reply): what happens after that relay is out of the town's sight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from bot.clock import utc_now
 from bot.town.notify import NotificationError
 
 DEFAULT_SENDER = "guichet@localhost"
@@ -22,8 +25,8 @@ DEFAULT_SENDER = "guichet@localhost"
 class Mailer(Protocol):
     """Sends one plain-text e-mail; raises `NotificationError` if the server does not take it."""
 
-    async def send(self, to: str, subject: str, body: str) -> None:
-        """Deliver the message to the SMTP server, or raise."""
+    async def send(self, to: str, subject: str, body: str) -> str:
+        """Deliver the message to the SMTP server and return its reply, or raise."""
         ...
 
 
@@ -42,11 +45,11 @@ class SmtpServer:
         """Parse `smtp://` or `smtps://` URLs; ValueError for anything else."""
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise ValueError("SMTP_URL must look like smtp://host:25 or smtps://user:password@host:465")
+            raise ValueError("SMTP_URL must look like smtp://user:password@host:587 or smtps://user:password@host:465")
         use_tls = parts.scheme == "smtps"
         return cls(
             host=parts.hostname,
-            port=parts.port or (465 if use_tls else 25),
+            port=parts.port or (465 if use_tls else 587),
             use_tls=use_tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
@@ -54,7 +57,7 @@ class SmtpServer:
 
 
 class SmtpMailer:
-    """A `Mailer` on an SMTP server (one connection per message: alerts are rare)."""
+    """A `Mailer` on an SMTP server (one connection per message: alerts and fallbacks are rare)."""
 
     def __init__(self, server: SmtpServer, *, sender: str = DEFAULT_SENDER, timeout_seconds: float = 15.0) -> None:
         self.server = server
@@ -66,13 +69,15 @@ class SmtpMailer:
         """The mailer of SMTP_URL."""
         return cls(SmtpServer.from_url(url), sender=sender)
 
-    async def send(self, to: str, subject: str, body: str) -> None:
-        """Hand one UTF-8 plain-text message to the server."""
+    async def send(self, to: str, subject: str, body: str) -> str:
+        """Hand one UTF-8 plain-text message to the server; its reply."""
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, to, subject
+        message["Date"] = format_datetime(utc_now())
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
         message.set_content(body)
         try:
-            await aiosmtplib.send(
+            _, reply = await aiosmtplib.send(
                 message,
                 hostname=self.server.host,
                 port=self.server.port,
@@ -84,6 +89,7 @@ class SmtpMailer:
             )
         except (aiosmtplib.SMTPException, OSError) as error:
             raise NotificationError(f"SMTP server refused or unreachable: {error}") from error
+        return str(reply)
 
 
 @dataclass
@@ -93,9 +99,10 @@ class FakeMailer:
     fail_times: int = 0
     sent: list[tuple[str, str, str]] = field(default_factory=list)
 
-    async def send(self, to: str, subject: str, body: str) -> None:
+    async def send(self, to: str, subject: str, body: str) -> str:
         """Record (to, subject, body), or fail."""
         if self.fail_times > 0:
             self.fail_times -= 1
             raise NotificationError("fake SMTP failure")
         self.sent.append((to, subject, body))
+        return "250 OK (fake)"

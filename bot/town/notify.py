@@ -2,6 +2,16 @@
 
 The rasa server renders the French sentence (domain.yml, per channel) when it receives the
 `EXTERNAL_ticket_update` intent; Guichet only says which ticket, which state and which note.
+
+What counts as delivered (`SendResult.delivered`), per channel:
+- Telegram, SMS: the rasa server sends through the channel's own output inside the request, and those outputs raise
+  when the Bot API or Twilio's Messages API refuses (so the server answers 500): a 2xx whose body carries no
+  collected `messages` means the platform's API accepted the message. Twilio's later delivery receipts (status
+  callbacks) are not read by the SMS connector, so acceptance is the most the outbox knows.
+- Web chat: never at this point. Its updates are rendered without an output channel (the server then returns them
+  as `messages`), held in the database, and emitted by the web chat channel when the citizen's session is connected
+  or comes back (bot/town/tickets/held.py); only then is the job delivered.
+- Any other channel whose server answer carries collected `messages` (REST): handed over, nobody to receive them.
 """
 
 from __future__ import annotations
@@ -15,8 +25,10 @@ from urllib.parse import quote
 import httpx
 
 from bot.town.tickets.model import OutboxJob
+from bot.town.tickets.outbox import SendResult
 
 TICKET_UPDATE_INTENT = "EXTERNAL_ticket_update"
+HELD_CHANNELS = frozenset({"webchat"})  # channels whose updates wait for the citizen's session (held.py)
 # Rasa 3.6 reads its API token from the query string only, and httpx logs every request URL at INFO.
 _QUERY_TOKEN = re.compile(r"([?&]token=)[^&#\s\"']*", re.IGNORECASE)
 HIDDEN = "[hidden]"
@@ -47,9 +59,9 @@ class NotificationError(RuntimeError):
 
 
 class Notifier(Protocol):
-    """Sends one outbox job; raises on failure and may return a short response to keep (e.g. an external id)."""
+    """Sends one outbox job; raises on failure; returns a `SendResult`, or a short response to keep (then `sent`)."""
 
-    async def send(self, job: OutboxJob) -> str | None:
+    async def send(self, job: OutboxJob) -> SendResult | str | None:
         """Deliver `job` or raise."""
         ...
 
@@ -79,12 +91,17 @@ class RasaNotifier:
             self._client = httpx.AsyncClient(timeout=self.timeout_seconds)
         return self._client
 
-    async def send(self, job: OutboxJob) -> str | None:
-        """POST /conversations/{sender}/trigger_intent; anything but a 2xx raises `NotificationError`."""
+    async def send(self, job: OutboxJob) -> SendResult:
+        """POST /conversations/{sender}/trigger_intent; anything but a 2xx raises `NotificationError`.
+
+        See the module docstring for what a 2xx means per channel.
+        """
         if not job.recipient or not job.channel:
             raise NotificationError("notification without a recipient or channel")
         url = f"{self.rasa_url}/conversations/{quote(job.recipient, safe=':')}/trigger_intent"
-        params = {"output_channel": job.channel}
+        held = job.channel in HELD_CHANNELS
+        # Without output_channel the server collects the rendered messages and returns them instead of sending.
+        params = {} if held else {"output_channel": job.channel}
         if self.token:
             params["token"] = self.token
         if self.intent == TICKET_UPDATE_INTENT:
@@ -102,7 +119,16 @@ class RasaNotifier:
             raise NotificationError(f"rasa server unreachable: {error}") from error
         if not response.is_success:
             raise NotificationError(f"rasa server answered {response.status_code}: {response.text[:200]}")
-        return None
+        try:
+            collected = response.json().get("messages")
+        except ValueError as error:
+            raise NotificationError(f"rasa server answered {response.status_code} without JSON") from error
+        if held:
+            messages = [_without_recipient(m) for m in collected or [] if isinstance(m, dict)]
+            if not messages:
+                raise NotificationError("rasa server rendered nothing for this update")
+            return SendResult(delivered=False, held=messages)
+        return SendResult(delivered=collected is None)
 
     async def aclose(self) -> None:
         """Close the HTTP client if this notifier created it."""
@@ -111,17 +137,36 @@ class RasaNotifier:
             self._client = None
 
 
+def _without_recipient(message: dict[str, object]) -> dict[str, object]:
+    """A collected message without its recipient id (the channel addresses it when it is emitted)."""
+    return {key: value for key, value in message.items() if key != "recipient_id"}
+
+
 class KindRouter:
     """Sends each job through the notifier registered for its kind."""
 
     def __init__(self, notifiers: dict[str, Notifier]) -> None:
         self.notifiers = dict(notifiers)
 
-    async def send(self, job: OutboxJob) -> str | None:
+    async def send(self, job: OutboxJob) -> SendResult | str | None:
         """Dispatch on `job.kind`; an unknown kind is a failure (kept, retried, then dead)."""
         notifier = self.notifiers.get(job.kind)
         if notifier is None:
             raise NotificationError(f"no notifier for outbox jobs of kind {job.kind!r}")
+        return await notifier.send(job)
+
+
+class ChannelRouter:
+    """Sends each job through the notifier registered for its channel (the fallbacks: e-mail, SMS)."""
+
+    def __init__(self, notifiers: dict[str, Notifier]) -> None:
+        self.notifiers = dict(notifiers)
+
+    async def send(self, job: OutboxJob) -> SendResult | str | None:
+        """Dispatch on `job.channel`; an unknown channel is a failure (kept, retried, then dead)."""
+        notifier = self.notifiers.get(job.channel or "")
+        if notifier is None:
+            raise NotificationError(f"no notifier for channel {job.channel!r}")
         return await notifier.send(job)
 
 

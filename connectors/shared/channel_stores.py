@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
 
+from connectors.shared.continuations import ContinuationStore, MemoryContinuationStore, SqlContinuationStore
 from connectors.shared.deliveries import DeliveryLog, MemoryDeliveryLog, SqlDeliveryLog
 from connectors.shared.identities import IdentityStore, MemoryIdentityStore, SqlIdentityStore
 from connectors.shared.offers import MemoryOfferStore, OfferStore, SqlOfferStore
@@ -17,13 +18,14 @@ from connectors.shared.tables import create_channel_engine, create_channel_table
 
 @dataclass
 class ChannelStores:
-    """Deliveries seen, buttons offered, SMS identities and opt-outs."""
+    """Deliveries seen, buttons offered, SMS identities, opt-outs and the rest of long SMS answers."""
 
     deliveries: DeliveryLog
     offers: OfferStore
     identities: IdentityStore
     optouts: OptOutStore
     engine: Engine | None = None
+    continuations: ContinuationStore = field(default_factory=MemoryContinuationStore)
 
 
 @functools.lru_cache(maxsize=4)
@@ -40,6 +42,7 @@ def open_channel_stores(database_url: str) -> ChannelStores:
         identities=SqlIdentityStore(engine),
         optouts=SqlOptOutStore(engine),
         engine=engine,
+        continuations=SqlContinuationStore(engine),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.town.texts import first_texts
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ class Notices:
     unavailable: str = "Le service est momentanément indisponible. Merci de réessayer dans quelques minutes."
     sms_opted_out: str = "Vous ne recevrez plus de SMS de notre part. Envoyez START pour les réactiver."
     sms_opted_in: str = "Les SMS sont réactivés. Envoyez AIDE pour savoir ce que je peux faire."
+    sms_more_hint: str = "(suite : envoyez SUITE)"
+    sms_nothing_more: str = "Il n'y a pas de suite à afficher. Posez votre question en quelques mots."
     sms_menu_prompt: str = "Répondez {choices}."
     sms_menu_or: str = "ou"
     voice_not_heard: str = "Je ne vous ai pas entendu. Posez votre question en quelques mots."
@@ -82,20 +84,7 @@ class Notices:
 
 def texts_from_domain(domain_path: Path) -> dict[str, str]:
     """The first text of each `utter_channel_*` response in a domain file (empty if there is none)."""
-    if not domain_path.is_file():
-        return {}
-    try:
-        domain = yaml.safe_load(domain_path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        logger.exception("Could not read channel notices from %s; using defaults.", domain_path)
-        return {}
-    texts = {}
-    for name, variants in (domain.get("responses") or {}).items():
-        if str(name).startswith(RESPONSE_PREFIX) and isinstance(variants, list):
-            first = next((v.get("text") for v in variants if isinstance(v, dict) and v.get("text")), None)
-            if first:
-                texts[str(name)[len(RESPONSE_PREFIX) :]] = str(first)
-    return texts
+    return first_texts(domain_path, RESPONSE_PREFIX)
 
 
 def load_notices(domain_path: Path | None = None, overrides: dict[str, Any] | None = None) -> Notices:

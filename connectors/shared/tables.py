@@ -1,4 +1,5 @@
-"""Tables the channels persist: deliveries seen, SMS identities and opt-outs, buttons offered, phone turns."""
+"""Tables the channels persist: deliveries seen, SMS identities, opt-outs and long answers' next parts, buttons
+offered per sender, phone turns."""
 
 from __future__ import annotations
 
@@ -59,6 +60,15 @@ voice_turns = Table(
     Column("misses", Integer, nullable=False, default=0),
     Column("topic", Text),
     Column("created_at", DateTime, nullable=False),  # naive UTC
+)
+
+
+sms_continuations = Table(
+    "sms_continuations",
+    metadata,
+    Column("sender_id", String(200), primary_key=True),
+    Column("data", Text, nullable=False),  # JSON: the parts of a long answer still to send, and the last part's menu
+    Column("kept_at", DateTime, nullable=False),  # naive UTC
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,17 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 STOP_WORDS = {"stop", "arret"}
 START_WORDS = {"start"}
 HELP_WORDS = {"aide"}
+MORE_WORDS = {"suite"}
+# STOP inside a short message: a stop word, and nothing but courtesy and "the SMS" around it (« stop merci »,
+# « arrêtez les sms », « STOP SVP »). Any other word ("panneau stop tombé", "STOP les bruits de la rue") means
+# the message is about something else, and it goes to the assistant.
+STOP_VERBS = STOP_WORDS | {"arrete", "arretez", "arreter", "stoppez", "stopper"}
+STOP_COMPANIONS = {
+    "merci", "svp", "stp", "s", "il", "vous", "te", "plait", "please", "les", "des", "vos", "tous", "tout", "sms",
+    "messages", "message", "notifications", "textos", "de", "d", "m", "me", "envoyer", "ecrire", "plus", "ne", "pas",
+    "bonjour", "bjr", "ok", "oui", "maintenant", "desormais",
+}  # fmt: skip
+MAX_STOP_WORDS = 6
 MAX_MEDIA = 10
 NOTICE_FOR_VERDICT = {Verdict.EMPTY: "empty", Verdict.TOO_LONG: "too_long", Verdict.RATE_LIMITED: "rate_limited"}
 
@@ -49,6 +61,20 @@ def keyword_of(text: str) -> str:
     """The text as a possible keyword: alone, any case, without accents or final punctuation ("Arrêt." → "arret")."""
     bare = unicodedata.normalize("NFD", text.strip().rstrip(".!").strip().casefold())
     return "".join(c for c in bare if not unicodedata.combining(c))
+
+
+def opt_out_word(text: str) -> str | None:
+    """ "stop" for an opt-out (the keyword alone, or inside a short message of courtesy words), "start" for START,
+    else None."""
+    keyword = keyword_of(text)
+    if keyword in STOP_WORDS:
+        return "stop"
+    if keyword in START_WORDS:
+        return "start"
+    words = [w for w in re.split(r"[^a-z]+", keyword) if w]
+    if not words or len(words) > MAX_STOP_WORDS or not STOP_VERBS & set(words):
+        return None
+    return "stop" if all(w in STOP_VERBS or w in STOP_COMPANIONS for w in words) else None
 
 
 def media_of(params: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -137,6 +163,7 @@ class SmsWebhook:
             self.deps.renderer,
             buffered=buffered,
             attempts=attempts,
+            continuations=stores.continuations,
         )
 
     def is_authentic(self, path: str, query_string: str, params: RequestParameters, signature: str) -> bool:
@@ -180,12 +207,17 @@ class SmsWebhook:
         output = self.output(buffered=True, attempts=self.deps.reply_attempts)
         text = _first(params, "Body") or ""
         keyword = keyword_of(text)
-        if keyword in STOP_WORDS | START_WORDS:
-            await self._set_opt_out(output, sender_id, opted_out=keyword in STOP_WORDS)
+        opt_out = opt_out_word(text)
+        if opt_out is not None:
+            await self._set_opt_out(output, sender_id, opted_out=opt_out == "stop")
             return
         if not self.deps.guard.allow(sender_id):
             if self.deps.guard.should_warn(sender_id):  # one warning per window: a flood must not cost a flood of SMS
                 await self.notify(output, sender_id, "rate_limited")
+            return
+        if keyword in MORE_WORDS:  # a channel word: the next part of the last long answer, never the assistant
+            if not await output.deliver_next(sender_id):
+                await self.notify(output, sender_id, "sms_nothing_more")
             return
         media = media_of(params)
         handed_on, notice = await self._text_for(sender_id, text, keyword, bool(media))
@@ -205,8 +237,14 @@ class SmsWebhook:
         await output.flush()
 
     async def _set_opt_out(self, output: SmsOutput, sender_id: str, *, opted_out: bool) -> None:
-        """STOP / START: store the choice and confirm it (the one SMS sent despite an opt-out)."""
+        """STOP / START: store the choice and confirm it (the one SMS sent despite an opt-out: a second STOP is
+        not confirmed again)."""
+        already = await self.deps.stores.optouts.is_opted_out(sender_id)
         await self.deps.stores.optouts.set_opted_out(sender_id, opted_out)
+        if opted_out:
+            await output.forget_rest(sender_id)
+            if already:
+                return
         notice = "sms_opted_out" if opted_out else "sms_opted_in"
         await output.deliver(sender_id, self.deps.notices.render(notice), [], despite_opt_out=True)
 

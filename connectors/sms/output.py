@@ -1,4 +1,5 @@
-"""Sending SMS through Twilio's REST API: one rendered SMS per answer, opt-outs honoured, failures retried."""
+"""Sending SMS through Twilio's REST API: one rendered SMS per answer (a long one in parts, the next on SUITE),
+opt-outs honoured, failures retried."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http import HttpClient
 from twilio.rest import Client
 
+from connectors.shared.continuations import ContinuationStore, MemoryContinuationStore
 from connectors.shared.identities import IdentityStore
 from connectors.shared.offers import MAX_REMEMBERED_PAYLOADS, Button, OfferStore, buttons_from_rasa
 from connectors.shared.optouts import OptOutStore
@@ -91,6 +93,7 @@ class SmsOutput(OutputChannel):
         buffered: bool = False,
         attempts: int = 1,
         sleep: Sleep = asyncio.sleep,
+        continuations: ContinuationStore | None = None,
     ) -> None:
         self._sender = sender
         self._identities = identities
@@ -100,6 +103,7 @@ class SmsOutput(OutputChannel):
         self._buffered = buffered
         self._attempts = attempts
         self._sleep = sleep
+        self._continuations = continuations or MemoryContinuationStore()
         self._pending: list[tuple[str, str, list[Button]]] = []
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
@@ -146,19 +150,47 @@ class SmsOutput(OutputChannel):
     async def deliver(
         self, recipient_id: str, text: str, buttons: list[Button], *, despite_opt_out: bool = False
     ) -> bool:
-        """Render and send one SMS; False when the recipient opted out. Raises when sending fails."""
+        """Render and send one SMS (the first part of a long answer, the rest kept for SUITE); False when the
+        recipient opted out. Raises when sending fails."""
+        number = await self._number_unless_opted_out(recipient_id, despite_opt_out)
+        if number is None:
+            return False
+        menu = buttons[: min(MAX_MENU_BUTTONS, MAX_REMEMBERED_PAYLOADS)]
+        parts = self.renderer.parts(text, menu)
+        if not parts[0]:
+            return False
+        # Always recorded: the numbers of a reply refer to the menu of the last SMS, or to none.
+        await self._offers.remember(recipient_id, menu if len(parts) == 1 else [])
+        await self._send(recipient_id, number, parts[0])
+        await self._continuations.keep(recipient_id, parts[1:], menu)
+        return True
+
+    async def deliver_next(self, recipient_id: str) -> bool:
+        """Send the next part of the recipient's last long answer (SUITE); False when nothing waits or opted out."""
+        number = await self._number_unless_opted_out(recipient_id, False)
+        if number is None:
+            return False
+        part = await self._continuations.take(recipient_id)
+        if part is None:
+            return False
+        await self._offers.remember(recipient_id, [] if part.more else part.menu)
+        await self._send(recipient_id, number, part.text)
+        return True
+
+    async def forget_rest(self, recipient_id: str) -> None:
+        """Drop what waits for SUITE (after STOP)."""
+        await self._continuations.keep(recipient_id, [], [])
+
+    async def _number_unless_opted_out(self, recipient_id: str, despite_opt_out: bool) -> str | None:
         number = await self._identities.number_for(recipient_id)
         if number is None:
             raise UnknownSmsRecipient(f"no phone number known for {recipient_id}")
         if not despite_opt_out and await self._optouts.is_opted_out(recipient_id):
             logger.info("SMS to %s not sent: the citizen opted out", recipient_id)
-            return False
-        menu = buttons[: min(MAX_MENU_BUTTONS, MAX_REMEMBERED_PAYLOADS)]
-        body = self.renderer.render(text, menu)
-        if not body:
-            return False
-        # Always recorded: the numbers of a reply refer to the menu of the last SMS, or to none.
-        await self._offers.remember(recipient_id, menu)
+            return None
+        return number
+
+    async def _send(self, recipient_id: str, number: str, body: str) -> None:
         await with_retries(
             lambda: self._sender.send(number, body),
             attempts=self._attempts,
@@ -166,4 +198,3 @@ class SmsOutput(OutputChannel):
             sleep=self._sleep,
             what=f"SMS to {recipient_id}",
         )
-        return True

@@ -19,6 +19,7 @@ GSM7_EXTENSION = set("^{}\\[~]|€\f")  # each takes two septets (escape + chara
 SINGLE_SEGMENT = {"GSM-7": 160, "UCS-2": 70}
 MULTIPART_SEGMENT = {"GSM-7": 153, "UCS-2": 67}
 MAX_MENU_BUTTONS = 9
+MAX_PARTS = 8  # a longer answer is shortened in its last part: nobody sends SUITE eight times
 ELLIPSIS = "..."
 
 URL = re.compile(r"https?://[^\s<>\"']+")
@@ -182,3 +183,46 @@ class SmsRenderer:
         if not body:
             return tail
         return join(shorten(body, lambda candidate: self.fits(join(candidate))))
+
+    def parts(self, body: str, buttons: list[Button] | None = None) -> list[str]:
+        """The answer as SMS parts within the budget, each but the last ending with the « SUITE » hint.
+
+        The body is cut at sentences, else between words (a link is never cut); the numbered menu goes whole with
+        the last part, the one the citizen answers. An answer that fits is one part, exactly as `render` gives it.
+        """
+        tail = numbered_menu(buttons, self.notices) if buttons else ""
+        body, tail = normalise_typography(body.strip()), normalise_typography(tail)
+        hint = normalise_typography(self.notices.sms_more_hint)
+
+        def join(text: str) -> str:
+            return f"{text}\n{tail}" if text and tail else text or tail
+
+        if self.fits(join(body)):
+            return [join(body)]
+        if self.fold_accents_to_fit and is_gsm7(fold_accents(body + tail + hint)):
+            body, tail = fold_accents(body), fold_accents(tail)
+            if self.fits(join(body)):
+                return [join(body)]
+        parts: list[str] = []
+        rest = body
+        while rest and not self.fits(join(rest)) and len(parts) < MAX_PARTS - 1:
+            cut = self._cut(rest, lambda start: self.fits(f"{start.rstrip()}\n{hint}"))
+            if cut is None:
+                break
+            parts.append(f"{rest[:cut].rstrip()}\n{hint}")
+            rest = rest[cut:].strip()
+        if self.fits(join(rest)):
+            return [*parts, join(rest)]
+        return [*parts, join(shorten(rest, lambda candidate: self.fits(join(candidate))))]
+
+    @staticmethod
+    def _cut(text: str, fits: Callable[[str], bool]) -> int | None:
+        """Where to end the part that starts `text`: the last sentence end, else word end, that fits."""
+        sentences, words = _cut_points(text)
+        at_sentence = _longest_fitting(sentences, lambda end: fits(text[:end]))
+        at_word = _longest_fitting(words, lambda end: fits(text[:end]))
+        if at_sentence is not None and (at_word is None or at_sentence >= 0.6 * at_word):
+            return at_sentence
+        if at_word is not None:
+            return at_word
+        return _longest_fitting(list(range(1, len(text))), lambda end: fits(text[:end]))

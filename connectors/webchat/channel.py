@@ -6,6 +6,12 @@ the town needs: allowed origins, sessions shared across processes through Redis,
 honoured only when offered (and the widget's init payload as a greeting), message limits, and photo upload for
 reports.
 
+Ticket updates for a session whose tab is closed are held in the database (bot/town/tickets/held.py): they are
+emitted when the widget comes back with its stored session id (`session_request`), or within `held_poll_seconds`
+while a socket of that session is connected to this process; only then does the outbox count them delivered.
+Each process emits only to its own sockets (socket.io rooms are local, even with the Redis manager), and a held
+update is claimed by one process before it is emitted, so it is shown once.
+
 Rate limits count per client address (behind PROXIES_COUNT proxies, the address they forwarded), never per session
 id: the client chooses its session ids, so a limit keyed on them is escaped by rotating them. Uploads need an
 allowed `Origin` (a browser always sends one with a POST; a script without one is not the widget).
@@ -13,6 +19,7 @@ allowed `Origin` (a browser always sends one with a POST; a script without one i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -32,6 +39,7 @@ from socketio import AsyncRedisManager, AsyncServer
 
 from bot.client_address import client_address
 from bot.town.media import MediaSigner
+from bot.town.tickets.held import HeldMessages
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter, Verdict
 from connectors.shared.notices import Notices, load_notices
 from connectors.shared.offers import MemoryOfferStore, SqlOfferStore
@@ -45,6 +53,7 @@ SENDER_PREFIX = WEBCHAT_PREFIX
 UPLOAD_ROUTE = "/upload"
 UPLOAD_WINDOW_SECONDS = 3600.0
 DEFAULT_UPLOADS_PER_HOUR = 20
+HELD_POLL_SECONDS = 1.0
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _NOTICE_OF_VERDICT = {Verdict.RATE_LIMITED: "rate_limited", Verdict.TOO_LONG: "too_long", Verdict.EMPTY: "empty"}
@@ -84,12 +93,14 @@ class WebChatInput(SocketIOInput):
         """Build the channel from credentials.yml, falling back to the settings."""
         from bot.settings import ROOT, get_settings
         from bot.town.media import media_signer
+        from bot.town.tickets.schema import create_schema
         from connectors.shared.tables import create_channel_engine, create_channel_tables
 
         credentials = credentials or {}
         settings = get_settings()
         engine = create_channel_engine(settings.effective_database_url)
         create_channel_tables(engine)
+        create_schema(engine)  # the held ticket updates live beside the outbox
         guard = Guard(
             SqlOfferStore(engine),
             SlidingWindowRateLimiter(settings.rate_limit_per_minute),
@@ -115,6 +126,7 @@ class WebChatInput(SocketIOInput):
             public_url=settings.public_url,
             proxies_count=settings.proxies_count,
             upload_limiter=SlidingWindowRateLimiter(settings.upload_rate_limit_per_hour, UPLOAD_WINDOW_SECONDS),
+            held=HeldMessages(engine),
         )
 
     def __init__(
@@ -138,6 +150,8 @@ class WebChatInput(SocketIOInput):
         public_url: str | None = None,
         proxies_count: int = 0,
         upload_limiter: SlidingWindowRateLimiter | None = None,
+        held: HeldMessages | None = None,
+        held_poll_seconds: float = HELD_POLL_SECONDS,
     ) -> None:
         super().__init__(
             user_message_evt, bot_message_evt, namespace, session_persistence,
@@ -153,6 +167,8 @@ class WebChatInput(SocketIOInput):
         self.upload_limiter = upload_limiter or SlidingWindowRateLimiter(
             DEFAULT_UPLOADS_PER_HOUR, UPLOAD_WINDOW_SECONDS
         )
+        self.held = held
+        self.held_poll_seconds = held_poll_seconds
 
     def get_output_channel(self) -> OutputChannel | None:
         """The output channel for proactive messages to open sessions (None before the server starts)."""
@@ -176,7 +192,52 @@ class WebChatInput(SocketIOInput):
         bp = SocketBlueprint(sio, self.socketio_path, "webchat_webhook")
         self._add_routes(bp)
         self._add_socket_handlers(sio, on_new_message)
+        if self.held is not None:
+            self._poll_held_messages(bp, sio)
         return bp
+
+    # --- ticket updates held for sessions that were away ---------------------------------------
+
+    def connected_senders(self, sio: AsyncServer) -> list[str]:
+        """The web chat sessions with a socket connected to this process."""
+        rooms = sio.manager.rooms.get(self.namespace or "/", {})
+        return [room for room, members in rooms.items()
+                if isinstance(room, str) and room.startswith(SENDER_PREFIX) and members]  # fmt: skip
+
+    async def deliver_held(self, sio: AsyncServer, sender_ids: list[str]) -> int:
+        """Emit the updates held for these connected sessions, each claimed first; how many were delivered."""
+        if self.held is None or not sender_ids:
+            return 0
+        output = self._output(sio)
+        delivered = 0
+        for held in await asyncio.to_thread(self.held.waiting, CHANNEL_NAME, sender_ids):
+            if not await asyncio.to_thread(self.held.claim, held.id):
+                continue  # another process took it
+            for message in held.messages:
+                await output.send_response(held.sender_id, dict(message))
+            delivered += 1
+        return delivered
+
+    def _poll_held_messages(self, bp: SocketBlueprint, sio: AsyncServer) -> None:
+        """While the server runs, hand held updates to sessions connected here (the tab stayed open)."""
+
+        async def poll() -> None:
+            while True:
+                await asyncio.sleep(self.held_poll_seconds)
+                try:
+                    await self.deliver_held(sio, self.connected_senders(sio))
+                except Exception:  # noqa: BLE001 - a database hiccup must not end the polling
+                    logger.exception("Held web chat updates could not be delivered; trying again")
+
+        @bp.listener("after_server_start")
+        async def start_polling(app: Any, _loop: Any) -> None:
+            app.ctx.webchat_held_task = asyncio.create_task(poll())
+
+        @bp.listener("before_server_stop")
+        async def stop_polling(app: Any, _loop: Any) -> None:
+            task = getattr(app.ctx, "webchat_held_task", None)
+            if task is not None:
+                task.cancel()
 
     # --- HTTP: health and photo upload -------------------------------------------------------
 
@@ -277,8 +338,12 @@ class WebChatInput(SocketIOInput):
             bound = (await sio.get_session(sid, namespace=namespace)).get("session_id")
             # A socket that already spoke (message before session_request) keeps that session.
             session_id = requested_session_id(data) or bound or uuid.uuid4().hex
-            await self._bind_session(sio, sid, session_id)
+            sender_id = await self._bind_session(sio, sid, session_id)
             await sio.emit("session_confirm", session_id, to=sid, namespace=namespace)
+            try:  # the browser came back: what happened to its reports while it was away
+                await self.deliver_held(sio, [sender_id])
+            except Exception:  # noqa: BLE001 - the poller tries again; the session itself is open
+                logger.exception("Held web chat updates of %s could not be delivered", sender_id)
 
         @sio.on(self.user_message_evt, namespace=namespace)
         async def handle_message(sid: str, data: Any = None) -> None:

@@ -1,12 +1,14 @@
 """Retention: how long Guichet keeps what (`python -m bot purge --older-than 180d`, and daily under `make run`).
 
 - a conversation whose last event is older than the retention period goes, with what hangs on its sender id
-  (buttons offered, reviews, corrections, pending contacts, handoff requests);
+  (buttons offered, reviews, corrections, pending contacts, handoff requests, ticket updates held for it, the rest
+  of a long SMS answer);
 - an SMS identity (phone number) goes once unseen for the period, or after `SHORT_LIVED` once its conversation is
   gone, unless it still follows a ticket;
 - webhook deliveries, buttons offered and staff sessions only matter for a day or two: they go after
   `SHORT_LIVED` (or the retention period if shorter);
-- outbox jobs that are finished (sent, cancelled, dead) go after the period; pending ones never do;
+- outbox jobs that are finished (sent, delivered, cancelled, dead) go after the period, with the updates they held;
+  pending ones never do;
 - login attempts go after the period;
 - a counter appointment (with its pre-application number and the citizen's sender id) goes once it ended more than
   the period ago;
@@ -43,9 +45,9 @@ DAY_SECONDS = 24 * 3600
 # Rows that hang on a conversation and go with it.
 CONVERSATION_TABLES = (
     "events", "channel_offers", "conversation_reviews", "intent_corrections", "report_pending_contacts",
-    "handoff_requests", "voice_turns",
+    "handoff_requests", "voice_turns", "held_messages", "sms_continuations",
 )  # fmt: skip
-FINISHED_OUTBOX_STATUSES = ("sent", "cancelled", "dead")
+FINISHED_OUTBOX_STATUSES = ("sent", "delivered", "cancelled", "dead")
 MEDIA_ROWS = "media"  # the purge report's line for photo files
 _AGE = re.compile(r"\s*(\d+)\s*([dhwj]?)\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"": DAY_SECONDS, "d": DAY_SECONDS, "j": DAY_SECONDS, "h": 3600, "w": 7 * DAY_SECONDS}
@@ -195,8 +197,11 @@ def _purge_by_time(
         table = sa.table("appointment_bookings", sa.column("end", sa.DateTime))
         _purge(conn, report, table, table.c.end < naive_cutoff, dry_run)
     if "outbox" in present:
-        table = sa.table("outbox", sa.column("status"), sa.column("created_at", sa.DateTime))
+        table = sa.table("outbox", sa.column("id"), sa.column("status"), sa.column("created_at", sa.DateTime))
         condition = table.c.status.in_(FINISHED_OUTBOX_STATUSES) & (table.c.created_at < naive_cutoff)
+        if "held_messages" in present:  # what a finished job held goes with it (SQLite does not cascade)
+            held = sa.table("held_messages", sa.column("job_id"))
+            _purge(conn, report, held, held.c.job_id.in_(sa.select(table.c.id).where(condition)), dry_run)
         _purge(conn, report, table, condition, dry_run)
 
 

@@ -25,6 +25,7 @@ class TicketDraft:
     expected_datetime: datetime | None = None
     subscribe_creator: bool = True
     urgent: bool = False  # the conversation saw a danger; the store also looks for one in the description
+    contact_consent: bool = False  # the citizen agreed to get this ticket's updates at `contact`
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,12 @@
 
 A job is claimed atomically before it is sent (so two workers never send it twice), retried with exponential
 backoff on failure, declared dead after too many attempts, and cancelled when its recipient opted out.
+
+What a citizen notification went through, per channel: `pending` (queued) → `sending` → `sent` (handed over, not
+yet received: a web chat tab that is closed) → `delivered`; or straight to `delivered` when the platform accepted it
+(Telegram, SMS, e-mail; see each notifier); `failed` (retried later) → `dead`; `cancelled` after an opt-out.
+Only a notifier that says so (`SendResult(delivered=True)`) or the citizen's session coming back
+(bot/town/tickets/held.py) makes a job `delivered`.
 """
 
 from __future__ import annotations
@@ -19,19 +25,37 @@ from sqlalchemy.engine import Connection, Engine
 from bot.clock import utc_now
 from bot.db import insert_ignoring_conflict, read_transaction, write_transaction
 from bot.town.tickets.model import OutboxJob
-from bot.town.tickets.schema import outbox, sms_optouts
+from bot.town.tickets.schema import held_messages, outbox, sms_optouts
 
 if TYPE_CHECKING:  # bot.town.notify imports this package's models; keep the import one-way at runtime
     from bot.town.notify import Notifier
+    from bot.town.tickets.fallback import FallbackPlanner
 
 log = logging.getLogger(__name__)
 
 NOTIFY_KIND = "ticket_update"
+FALLBACK_KIND = (
+    "ticket_update_fallback"  # the same update, to the contact the citizen gave (bot/town/tickets/fallback.py)
+)
 FORWARD_KIND = "forward"
 ALERT_KIND = "urgent_alert"  # an e-mail to the on-call address (ALERT_EMAIL) about an urgent ticket
 PHOTO_KIND = "photo_download"  # a Telegram or MMS photo to download into the media store
 RETRYABLE_STATUSES = ("failed", "dead")
 MAX_ERROR_CHARS = 2000
+NOT_DELIVERED = ("pending", "sending", "sent", "failed", "dead")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What a notifier did with a job: delivered (the platform accepted it), or handed over and `held` for later.
+
+    `held` are the rendered messages to give the citizen when their session comes back (web chat); a job that is
+    neither delivered nor held stays `sent`, and the fallback to the citizen's contact may take over.
+    """
+
+    delivered: bool
+    response: str | None = None
+    held: list[dict[str, Any]] | None = None
 
 
 def enqueue(
@@ -100,14 +124,37 @@ class OutboxStore:
                     claimed.append(OutboxJob.from_row(conn.execute(select(outbox).where(outbox.c.id == job.id)).one()))
         return claimed, cancelled
 
-    def mark_sent(self, job_id: int, now: datetime, response: str | None = None) -> bool:
-        """Record a successful send of a claimed job."""
+    def mark_sent(
+        self,
+        job_id: int,
+        now: datetime,
+        response: str | None = None,
+        *,
+        delivered: bool = False,
+        held: list[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Record a successful send of a claimed job: `delivered`, or `sent` with the messages `held` for later."""
         with write_transaction(self.engine) as conn:
             result = conn.execute(
                 update(outbox)
                 .where(outbox.c.id == job_id, outbox.c.status == "sending")
-                .values(status="sent", sent_at=now, locked_until=None, last_error=None, response=response)
+                .values(
+                    status="delivered" if delivered else "sent",
+                    sent_at=now,
+                    locked_until=None,
+                    last_error=None,
+                    response=response,
+                )
             )
+            if result.rowcount == 1 and held and not delivered:
+                job = conn.execute(select(outbox.c.channel, outbox.c.recipient).where(outbox.c.id == job_id)).one()
+                insert_ignoring_conflict(
+                    conn,
+                    held_messages,
+                    {"job_id": job_id, "channel": job.channel, "sender_id": job.recipient, "messages": held,
+                     "created_at": now},
+                    ["job_id"],
+                )  # fmt: skip
         return result.rowcount == 1
 
     def mark_failed(self, job_id: int, error: str, retry_at: datetime | None) -> bool:
@@ -208,6 +255,8 @@ class OutboxRun:
     failed: int = 0
     dead: int = 0
     cancelled: int = 0
+    delivered: int = 0
+    fallbacks: int = 0
 
 
 class OutboxWorker:
@@ -222,8 +271,10 @@ class OutboxWorker:
         backoff: Backoff = Backoff(),
         batch_size: int = 20,
         lease: timedelta = timedelta(minutes=5),
+        fallback: FallbackPlanner | None = None,
     ) -> None:
         self.store = store
+        self.fallback = fallback
         self.notifier = notifier
         self.clock = clock
         self.backoff = backoff
@@ -231,8 +282,10 @@ class OutboxWorker:
         self.lease = lease
 
     async def run_once(self) -> OutboxRun:
-        """Claim the due jobs and try each once."""
+        """Queue the fallbacks that are due, then claim the due jobs and try each once."""
         run = OutboxRun()
+        if self.fallback is not None:
+            run.fallbacks = await asyncio.to_thread(self.fallback.plan, self.clock())
         jobs, run.cancelled = await asyncio.to_thread(
             self.store.claim_due, self.clock(), limit=self.batch_size, lease=self.lease
         )
@@ -249,8 +302,19 @@ class OutboxWorker:
                     run.failed += 1
                     log.warning("outbox job %s (%s) failed, retry at %s: %s", job.id, job.kind, retry_at, error)
             else:
-                await asyncio.to_thread(self.store.mark_sent, job.id, self.clock(), response)
-                run.sent += 1
+                result = response if isinstance(response, SendResult) else SendResult(False, response)
+                await asyncio.to_thread(
+                    self.store.mark_sent,
+                    job.id,
+                    self.clock(),
+                    result.response,
+                    delivered=result.delivered,
+                    held=result.held,
+                )
+                if result.delivered:
+                    run.delivered += 1
+                else:
+                    run.sent += 1
         return run
 
     async def run_forever(self, stop: asyncio.Event, *, interval_seconds: float = 2.0) -> None:
@@ -261,7 +325,7 @@ class OutboxWorker:
             except Exception:
                 log.exception("outbox pass failed")
                 run = OutboxRun()
-            if run.sent + run.failed + run.dead + run.cancelled < self.batch_size:
+            if run.sent + run.delivered + run.failed + run.dead + run.cancelled < self.batch_size:
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
                 except asyncio.TimeoutError:

@@ -1,4 +1,5 @@
-"""Tables of the ticket store: tickets, their history and followers, the outbox, SMS opt-outs, counters."""
+"""Tables of the ticket store: tickets, their history and followers, the outbox and what it delivers, SMS opt-outs,
+counters, and the consent a citizen gave to be told a ticket's news at their contact."""
 
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("channel", String(40)),
     Column("recipient", String(1000)),
-    # pending -> sending (claimed) -> sent; or failed (retry later) -> ... -> dead; or cancelled (opt-out)
+    # pending -> sending (claimed) -> sent (handed over, the citizen has not got it yet) -> delivered;
+    # or sending -> delivered (the platform accepted it); or failed (retry later) -> ... -> dead; or cancelled (opt-out)
     Column("status", String(10), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", UtcDateTime, nullable=False),
@@ -131,6 +133,30 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# Messages rendered for a citizen who was not there to receive them (a web chat tab closed): kept until their
+# session comes back, then emitted to it; delivered_at is when that happened (the outbox job is then `delivered`).
+held_messages = Table(
+    "held_messages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("channel", String(40), nullable=False),
+    Column("sender_id", String(200), nullable=False),
+    Column("messages", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Index("ix_held_messages_waiting", "channel", "sender_id", "delivered_at"),
+)
+
+# A row means: the citizen who reported this ticket agreed to get its updates at the ticket's contact when their
+# own channel cannot deliver them (asked by the report form right after the contact).
+contact_consents = Table(
+    "ticket_contact_consents",
+    metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("given_at", UtcDateTime, nullable=False),
 )
 
 sms_optouts = Table(

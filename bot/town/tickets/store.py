@@ -33,6 +33,7 @@ from bot.town.tickets.satisfaction import ask_when_closed
 from bot.town.tickets.schema import (
     NORMAL_PRIORITY,
     URGENT_PRIORITY,
+    contact_consents,
     subscriptions,
     ticket_counters,
     ticket_history,
@@ -161,6 +162,8 @@ class TicketStore:
             )
             if draft.subscribe_creator and draft.sender_id:
                 self._subscribe(conn, ticket_id, draft.channel, draft.sender_id, now)
+            if draft.contact_consent and draft.contact:
+                conn.execute(contact_consents.insert().values(ticket_id=ticket_id, given_at=now))
             ticket = Ticket.from_row(conn.execute(select(tickets).where(tickets.c.id == ticket_id)).one())
             self._enqueue_new_ticket_jobs(conn, ticket, now)
             return ticket
@@ -284,6 +287,14 @@ class TicketStore:
             requested_datetime=ticket.requested_datetime,
             expected_datetime=ticket.expected_datetime,
         )
+
+    def contact_consented(self, ticket: Ticket) -> bool:
+        """Whether the citizen agreed to get this ticket's updates at its contact (and a contact is still there)."""
+        if not ticket.contact:
+            return False
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(select(contact_consents.c.ticket_id).where(contact_consents.c.ticket_id == ticket.id))
+            return row.first() is not None
 
     def is_follower(self, ticket: Ticket, channel: str, sender_id: str) -> bool:
         """Whether this channel identity created or follows the ticket."""

@@ -46,10 +46,13 @@ class Assistant:
 
     def __init__(self) -> None:
         self.messages: list[UserMessage] = []
+        self.long_answer: str | None = None
 
     async def __call__(self, message: UserMessage) -> None:
         self.messages.append(message)
-        if message.text == "piscine":
+        if self.long_answer:
+            await message.output_channel.send_text_with_buttons(message.sender_id, self.long_answer, MENU)
+        elif message.text == "piscine":
             await message.output_channel.send_text_with_buttons(message.sender_id, "Que voulez-vous savoir ?", MENU)
         else:
             await message.output_channel.send_text_message(message.sender_id, f"Reçu : {message.text}")
@@ -213,4 +216,43 @@ async def test_malformed_or_oversized_request_gets_a_4xx(server: Server, what: s
     signed_over = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
     response = await server.post(signed_over, raw=raw)
     assert response.status_code == status
+    assert server.assistant.messages == []
+
+
+@pytest.mark.asyncio
+async def test_a_long_answer_is_read_to_the_end_with_suite_over_http(server: Server) -> None:
+    long_question = "toutes les démarches possibles ?"
+    server.assistant.long_answer = " ".join(f"Point {n} : tout est expliqué à l'accueil." for n in range(1, 30))
+    await server.post(server.form(long_question))
+    while not server.http.bodies()[-1] == Notices().sms_nothing_more:
+        await server.post(server.form("SUITE"))
+        assert len(server.http.calls) < 20
+    bodies = server.http.bodies()
+    assert bodies[0].endswith(Notices().sms_more_hint)
+    assert "Point 29 : tout est expliqué à l'accueil." in bodies[-2]
+    assert [m.text for m in server.assistant.messages] == [long_question]
+
+
+@pytest.mark.asyncio
+async def test_stop_merci_opts_out_of_ticket_notifications_from_the_outbox(server: Server, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from bot.db import create_engine_for
+    from bot.town.tickets import OutboxStore, TicketDraft, TicketStore, create_schema
+
+    sender_id = sms_sender_id(SECRET, NUMBER)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")  # the database the channel's stores use
+    create_schema(engine)
+    tickets = TicketStore(engine)
+    ref = tickets.create_ticket(
+        TicketDraft("voirie", "Trou", address="Rue Tran", channel="sms", sender_id=sender_id)
+    ).ref
+
+    await server.post(server.form("stop merci"))
+    await server.post(server.form("STOP SVP"))
+    tickets.set_status(ref, "traite", None, "agent:marie")
+    claimed, cancelled = OutboxStore(engine).claim_due(tickets.clock(), limit=5, lease=timedelta(minutes=5))
+
+    assert (claimed, cancelled) == ([], 1)
+    assert server.http.bodies() == [Notices().sms_opted_out]  # confirmed once, nothing else sent
     assert server.assistant.messages == []

@@ -16,6 +16,9 @@ import socketio
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
+from bot.db import create_engine_for
+from bot.town.tickets import OutboxStore, TicketDraft, TicketStore, create_schema
+from bot.town.tickets.held import HeldMessages
 from connectors.shared.guard import Guard, SlidingWindowRateLimiter
 from connectors.shared.notices import Notices
 from connectors.shared.offers import MemoryOfferStore
@@ -70,6 +73,7 @@ async def echo_server(
     redis_url: str | None = None,
     max_chars: int = 200,
     init_payload: str | None = None,
+    held: HeldMessages | None = None,
 ) -> AsyncIterator[EchoServer]:
     """Start the web chat channel on 127.0.0.1 on a free port, in this event loop."""
     guard = Guard(MemoryOfferStore(), SlidingWindowRateLimiter(1000), max_chars, init_payload=init_payload)
@@ -79,6 +83,8 @@ async def echo_server(
         guard=guard,
         notices=Notices(),
         upload_dir=tmp_path / "uploads",
+        held=held,
+        held_poll_seconds=0.2,
     )
     received: list[UserMessage] = []
     app = Sanic(f"webchat_e2e_{uuid.uuid4().hex[:8]}", configure_logging=False)
@@ -87,9 +93,11 @@ async def echo_server(
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
     assert server is not None
     await server.startup()
+    await server.after_start()  # the channel's listeners (the held-update poller) start as under `rasa run`
     try:
         yield EchoServer(channel, f"http://127.0.0.1:{port}", received)
     finally:
+        await server.before_stop()
         assert channel.sio is not None
         await channel.sio.shutdown()
         server.close()
@@ -344,3 +352,67 @@ async def test_a_proactive_message_from_another_process_reaches_the_citizen_thro
             answer = await citizen.next_bot_message()
 
     assert answer == {"text": "Un agent vous répond."}
+
+
+UPDATE = "Ville de Pau : votre signalement {ref} est traité. Merci !"
+
+
+def update_handed_over(tmp_path: Path, session_id: str) -> tuple[OutboxStore, str]:
+    """A ticket of this web chat session whose status changed, its update rendered and held (as the outbox does)."""
+    from datetime import timedelta
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
+    create_schema(engine)
+    tickets = TicketStore(engine)
+    ref = tickets.create_ticket(
+        TicketDraft("voirie", "Trou", address="Rue Tran", channel="webchat", sender_id=f"webchat:{session_id}")
+    ).ref
+    tickets.set_status(ref, "traite", None, "agent:marie")
+    outbox = OutboxStore(engine)
+    [job], _ = outbox.claim_due(tickets.clock(), limit=5, lease=timedelta(minutes=5))
+    outbox.mark_sent(job.id, tickets.clock(), held=[{"text": UPDATE.format(ref=ref)}])
+    return outbox, ref
+
+
+async def test_an_update_waits_for_a_closed_tab_and_arrives_when_the_session_comes_back(tmp_path: Path) -> None:
+    session_id = uuid.uuid4().hex
+    outbox, ref = update_handed_over(tmp_path, session_id)
+    held = HeldMessages(outbox.engine)
+    async with echo_server(tmp_path, held=held) as server:
+        await asyncio.sleep(0.5)  # a poll or two: nobody of this session is connected
+        assert [job.status for job in outbox.jobs()] == ["sent"]
+
+        async with citizen_on(server.url) as citizen:
+            assert await citizen.start_session(session_id) == session_id
+            update = await citizen.next_bot_message()
+            assert [job.status for job in outbox.jobs()] == ["delivered"]
+
+        async with citizen_on(server.url) as again:  # shown once, not at every visit
+            await again.start_session(session_id)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(again.events.get(), timeout=1)
+
+    assert update["text"] == UPDATE.format(ref=ref)
+
+
+async def test_an_update_reaches_a_tab_that_stayed_open(tmp_path: Path) -> None:
+    session_id = uuid.uuid4().hex
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'guichet.db'}")
+    create_schema(engine)
+    async with echo_server(tmp_path, held=HeldMessages(engine)) as server:
+        async with citizen_on(server.url) as citizen:
+            await citizen.start_session(session_id)
+            outbox, ref = update_handed_over(tmp_path, session_id)  # the status changes while the tab is open
+            update = await citizen.next_bot_message()
+            assert update["text"] == UPDATE.format(ref=ref)
+            await asyncio.sleep(0.1)
+            assert [job.status for job in outbox.jobs()] == ["delivered"]
+
+
+async def test_another_sessions_update_is_not_shown(tmp_path: Path) -> None:
+    outbox, _ = update_handed_over(tmp_path, uuid.uuid4().hex)
+    async with echo_server(tmp_path, held=HeldMessages(outbox.engine)) as server, citizen_on(server.url) as stranger:
+        await stranger.start_session(uuid.uuid4().hex)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(stranger.events.get(), timeout=1)
+    assert [job.status for job in outbox.jobs()] == ["sent"]

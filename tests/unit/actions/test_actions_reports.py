@@ -162,9 +162,31 @@ async def test_photo_can_be_skipped(access: TicketsAccess, text: str, intent: st
 
 async def test_contact_is_kept_server_side_and_only_its_masked_form_in_the_slot(access: TicketsAccess) -> None:
     slots, _ = await validate(access, tracker("06 12 34 56 78", "inform", requested="report_contact"))
-    assert slots == {"report_contact": "06 •• •• •• 78"}
+    assert slots == {"report_contact": "06 •• •• •• 78", "report_contact_consent": None}  # consent asked next
     contacts = (await access.services()).contacts
     assert await contacts.get(CHANNEL, SENDER) == "+33612345678"
+
+
+@pytest.mark.parametrize(("text", "intent", "consent"), [("oui", "affirm", "oui"), ("non merci", "deny", "non")])
+async def test_consent_to_updates_at_the_contact_is_asked_and_recorded(
+    access: TicketsAccess, text: str, intent: str, consent: str
+) -> None:
+    given = {"report_contact": "06 •• •• •• 78"}
+    slots, _ = await validate(access, tracker(text, intent, requested="report_contact_consent", slots=given))
+    assert slots == {"report_contact_consent": consent}
+
+
+async def test_an_unclear_answer_to_the_consent_question_asks_it_again(access: TicketsAccess) -> None:
+    given = {"report_contact": "06 •• •• •• 78"}
+    slots, _ = await validate(access, tracker("peut-être", "inform", requested="report_contact_consent", slots=given))
+    assert slots == {"report_contact_consent": None}
+
+
+def test_the_consent_question_is_clear_and_offers_yes_and_no() -> None:
+    [question] = DOMAIN["responses"]["utter_ask_report_contact_consent"]
+    assert "l'avancement de ce signalement à ce contact" in question["text"] and "arrêter" in question["text"]
+    assert [b["payload"] for b in question["buttons"]] == ["/affirm", "/deny"]
+    assert "report_contact_consent" in DOMAIN["forms"]["report_form"]["required_slots"]
 
 
 async def test_invalid_contact_is_refused_and_asked_again(access: TicketsAccess) -> None:
@@ -175,7 +197,7 @@ async def test_invalid_contact_is_refused_and_asked_again(access: TicketsAccess)
 
 async def test_contact_can_be_declined(access: TicketsAccess) -> None:
     slots, _ = await validate(access, tracker("pas besoin", "deny", requested="report_contact"))
-    assert slots == {"report_contact": "none"}
+    assert slots == {"report_contact": "none", "report_contact_consent": "none"}  # nothing to consent to
 
 
 # --- what the form leaves to the rules ----------------------------------------------------------------------------
@@ -294,6 +316,8 @@ async def test_confirmed_report_becomes_one_ticket_with_channel_sender_and_conta
     assert SlotSet("ticket_ref", ticket.ref) in events and SlotSet("report_stage", None) in events
     assert await (await access.services()).contacts.get(CHANNEL, SENDER) is None
 
+    assert store.contact_consented(ticket) is False  # COMPLETE never said « oui » to updates at the contact
+
     # The same confirmation delivered again (a retried turn) gives the same ticket.
     _, again = await run(ActionReportCreate(access), confirm)
     assert again[0]["ticket_ref"] == ticket.ref
@@ -333,6 +357,17 @@ async def test_oui_said_again_after_an_unavailable_answer_gives_the_ticket_alrea
     _, again = await run(ActionReportCreate(access), confirmation_after_summary("m6", "m7"))
     assert again[0]["ticket_ref"] == first[0]["ticket_ref"]
     assert len(store.list_requests(RequestQuery())) == 1
+
+
+async def test_a_report_whose_citizen_said_yes_records_the_consent_with_the_contact(
+    access: TicketsAccess, store: TicketStore
+) -> None:
+    await (await access.services()).contacts.put(CHANNEL, SENDER, "jeanne@exemple.fr")
+    slots = COMPLETE | {"report_contact": "j•••@exemple.fr", "report_contact_consent": "oui", "report_stage": "summary"}
+    _, messages = await run(ActionReportCreate(access), tracker("oui", "affirm", slots=slots, form_turn=False))
+    ticket = store.get_ticket(messages[0]["ticket_ref"])
+    assert ticket is not None and ticket.contact == "jeanne@exemple.fr"
+    assert store.contact_consented(ticket) is True
 
 
 async def test_report_located_by_position_only_keeps_coordinates(access: TicketsAccess, store: TicketStore) -> None:

@@ -15,8 +15,9 @@ from bot.town.notify import KindRouter, RasaNotifier
 from bot.town.tickets import AsyncTicketStore, TicketStore
 from bot.town.tickets.alerts import UrgentAlertSender
 from bot.town.tickets.forward import Open311Forwarder
-from bot.town.tickets.outbox import ALERT_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
+from bot.town.tickets.outbox import ALERT_KIND, FALLBACK_KIND, FORWARD_KIND, NOTIFY_KIND, PHOTO_KIND
 from bot.town.tickets.photos import PhotoFetcher
+from bot.town.tickets.satisfaction import SATISFACTION_KIND
 from bot.town.tickets.store import store_from_settings
 
 
@@ -39,7 +40,9 @@ def test_every_kind_of_job_has_its_sender_when_configured(tmp_path: Path) -> Non
     )  # fmt: skip
     router, store = router_of(settings)
 
-    assert set(router.notifiers) == {NOTIFY_KIND, PHOTO_KIND, ALERT_KIND, FORWARD_KIND}
+    assert set(router.notifiers) == {
+        NOTIFY_KIND, SATISFACTION_KIND, FALLBACK_KIND, PHOTO_KIND, ALERT_KIND, FORWARD_KIND
+    }  # fmt: skip
     assert isinstance(router.notifiers[NOTIFY_KIND], RasaNotifier)
     assert isinstance(router.notifiers[PHOTO_KIND], PhotoFetcher)
     alert = router.notifiers[ALERT_KIND]
@@ -58,7 +61,7 @@ def test_every_kind_of_job_has_its_sender_when_configured(tmp_path: Path) -> Non
 
 def test_without_those_settings_only_citizen_notifications_are_sent(tmp_path: Path) -> None:
     router, store = router_of(settings_with(tmp_path))
-    assert set(router.notifiers) == {NOTIFY_KIND}
+    assert set(router.notifiers) == {NOTIFY_KIND, SATISFACTION_KIND}
     assert store.alert_email is None and not store.forward_new_tickets
 
 

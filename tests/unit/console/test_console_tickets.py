@@ -21,11 +21,12 @@ from sqlalchemy.engine import Engine
 from bot.console import accounts, auth
 from bot.console.pages import register_console
 from bot.console.schema import audit_log, create_console_schema
-from bot.db import create_engine_for
+from bot.db import create_engine_for, write_transaction
 from bot.settings import Settings
 from bot.town.handoff import FakeConversationControl, HandoffStore, create_handoff_schema
 from bot.town.media import MediaStore
 from bot.town.tickets import OutboxStore, TicketDraft, TicketStore, create_schema
+from bot.town.tickets.schema import contact_consents, tickets
 from tests.conftest import free_port
 from tests.photos import image_bytes
 from tests.unit.console.console_seed import action, at, bot, seed_town_conversations, store, user
@@ -217,6 +218,37 @@ async def test_status_change_notifies_the_citizen_through_the_outbox_and_is_audi
     assert (job.channel, job.recipient, job.payload["ticket_state"]) == ("webchat", WEB_SENDER, "planifie")
     assert "État enregistré" in page.text and "en attente d'envoi" in html.unescape(page.text)
     assert audit_actions(running.engine)[-1] == "ticket_status"
+
+
+async def test_ticket_page_tells_sent_from_delivered_and_shows_a_failed_fallback(running: Running) -> None:
+    from datetime import timedelta
+
+    from bot.town.tickets.fallback import FallbackPlanner
+    from bot.town.tickets.held import HeldMessages
+
+    ref = seed_tickets(running.tickets)[0]
+    running.tickets.set_status(ref, "planifie", "Jeudi.", actor=AGENT)
+    outbox = OutboxStore(running.engine)
+    now = running.tickets.clock()
+    [job], _ = outbox.claim_due(now, limit=5, lease=timedelta(minutes=5))
+    outbox.mark_sent(job.id, now, held=[{"text": "Mise à jour."}])
+    async with agent_client(running) as client:
+        waiting = html.unescape((await client.get(f"/tickets/{ref}")).text)
+        with write_transaction(running.engine) as conn:  # the citizen had given an e-mail and said « oui »
+            conn.execute(tickets.update().where(tickets.c.service_request_id == ref).values(contact="a@b.fr"))
+            conn.execute(contact_consents.insert().values(ticket_id=running.tickets.get_ticket(ref).id, given_at=now))
+        assert FallbackPlanner(running.engine, timedelta(minutes=1)).plan(now + timedelta(minutes=2)) == 1
+        [fallback], _ = outbox.claim_due(now + timedelta(minutes=2), limit=5, lease=timedelta(minutes=5))
+        outbox.mark_failed(fallback.id, "SMTP server refused or unreachable", now + timedelta(minutes=3))
+        failed = html.unescape((await client.get(f"/tickets/{ref}")).text)
+        [held] = HeldMessages(running.engine).waiting("webchat", [WEB_SENDER])
+        HeldMessages(running.engine).claim(held.id, now + timedelta(minutes=4))
+        delivered = html.unescape((await client.get(f"/tickets/{ref}")).text)
+
+    assert "envoyée, pas encore reçue par le citoyen" in waiting and "<td>remise</td>" not in waiting
+    assert "e-mail (secours, contact du signalement)" in failed and "échec, nouvel essai prévu (1 essai)" in failed
+    assert "a@b.fr" not in failed  # the contact stays masked on the page
+    assert "<td>remise</td>" in delivered
 
 
 @pytest.mark.parametrize(

@@ -134,3 +134,16 @@ async def test_a_town_that_starts_with_a_vowel_is_elided(
     street = await say(nlg, "utter_waste_street_unknown_plain", conversation(domain), channel, asked="rue X")
     assert "Ville d'Orthez" in greeting and "de Orthez" not in greeting
     assert update.startswith("Ville d'Orthez : ") and "rues d'Orthez" in street
+
+
+@pytest.mark.parametrize("state", STATES)
+async def test_a_ticket_notification_by_sms_says_how_to_stop_and_fits_the_budget(
+    lescar: NaturalLanguageGenerator, domain: Domain, state: str | None
+) -> None:
+    from connectors.sms.rendering import segment_count
+
+    notified = conversation(domain, ticket_ref="PAU-2026-000123", ticket_state=state, status_note="Réparé jeudi.")
+    by_sms = await say(lescar, "utter_ticket_update", notified, "sms")
+    elsewhere = await say(lescar, "utter_ticket_update", notified, "socketio")
+    assert by_sms.endswith("STOP pour ne plus recevoir de SMS.") and "STOP" not in elsewhere
+    assert by_sms.startswith(elsewhere.rstrip()[: len("Ville de Lescar : ")]) and segment_count(by_sms) <= 3

@@ -331,3 +331,71 @@ async def test_set_sms_webhook_refuses_a_number_of_another_account() -> None:
     http.script(200, {"incoming_phone_numbers": [], "next_page_uri": None})
     with pytest.raises(LookupError):
         await set_sms_webhook(PUBLIC_URL, "AC" + "2" * 32, AUTH_TOKEN, "+33536499999", http_client=http)
+
+
+class Talkative(Assistant):
+    """An assistant whose answers are too long for one SMS."""
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        await message.output_channel.send_text_message(
+            message.sender_id, " ".join(f"Phrase numéro {n} de la longue réponse." for n in range(1, 40))
+        )
+
+
+@pytest.mark.asyncio
+async def test_suite_sends_the_next_part_of_a_long_answer_and_says_when_nothing_is_left() -> None:
+    channel, assistant = Channel(), Talkative()
+    await channel.say("toutes les démarches ?", assistant)
+    [first] = channel.http.bodies()
+    assert first.endswith(Notices().sms_more_hint)
+
+    for word in ["SUITE", "suite", "Suite."]:
+        await channel.say(word, assistant)
+    await channel.say("SUITE", assistant)
+    bodies = channel.http.bodies()
+    assert len(assistant.messages) == 1  # SUITE is a channel word: the assistant never reads it
+    told = "\n".join(bodies)
+    assert "Phrase numéro 1 " in told and "Phrase numéro 39 de la longue réponse." in told
+    assert bodies[-1] == Notices().sms_nothing_more
+
+
+@pytest.mark.asyncio
+async def test_suite_with_nothing_waiting_gets_a_clear_short_answer() -> None:
+    channel, assistant = Channel(), Assistant()
+    await channel.say("SUITE", assistant)
+    assert channel.http.bodies() == [Notices().sms_nothing_more] and assistant.messages == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text", ["stop merci", "STOP SVP", "arrêtez les sms", "Stop, merci !", "arretez svp"])
+async def test_stop_inside_a_short_message_opts_out_and_is_confirmed_once(text: str) -> None:
+    channel, assistant = Channel(), Assistant()
+    await channel.say(text, assistant)
+    await channel.say(text, assistant)  # said twice: confirmed once
+    assert assistant.messages == []
+    assert await channel.stores.optouts.is_opted_out(SENDER_ID)
+    assert channel.http.bodies() == [Notices().sms_opted_out]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "text",
+    ["le panneau stop est tombé", "panneau stop tombé", "arrêt de bus cassé rue Carnot",
+     "quand est-ce que vous arrêtez les travaux de la rue ?"],
+)  # fmt: skip
+async def test_stop_in_a_message_about_something_else_goes_to_the_assistant(text: str) -> None:
+    channel, assistant = Channel(), Assistant()
+    await channel.say(text, assistant)
+    assert assistant.texts == [text]
+    assert not await channel.stores.optouts.is_opted_out(SENDER_ID)
+
+
+@pytest.mark.asyncio
+async def test_stop_forgets_the_rest_of_a_long_answer() -> None:
+    channel, assistant = Channel(), Talkative()
+    await channel.say("toutes les démarches ?", assistant)
+    await channel.say("stop merci", assistant)
+    await channel.say("START", assistant)
+    await channel.say("SUITE", assistant)
+    assert channel.http.bodies()[-1] == Notices().sms_nothing_more

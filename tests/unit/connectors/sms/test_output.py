@@ -148,3 +148,20 @@ async def test_very_long_notification_stays_within_three_segments() -> None:
 def test_sender_needs_a_from_number_or_a_messaging_service() -> None:
     with pytest.raises(ValueError):
         TwilioSender("AC" + "1" * 32, "token")
+
+
+@pytest.mark.asyncio
+async def test_a_long_answer_goes_in_parts_each_on_suite_then_nothing_more() -> None:
+    h = Harness()
+    await h.identities.remember(SENDER_ID, NUMBER)
+    await h.output.send_text_with_buttons(SENDER_ID, "Votre demande avance bien. " * 30, BUTTONS)
+    [first] = h.http.bodies()
+    assert first.endswith("(suite : envoyez SUITE)") and segment_count(first) <= 3
+    assert (await h.offers.recall(SENDER_ID)).menu == []  # type: ignore[union-attr]  # no menu shown yet
+
+    while await h.output.deliver_next(SENDER_ID):
+        pass
+    bodies = h.http.bodies()
+    assert len(bodies) >= 2 and bodies[-1].endswith("Répondez 1 ou 2.")
+    assert [b.title for b in (await h.offers.recall(SENDER_ID)).menu] == ["Oui", "Non"]  # type: ignore[union-attr]
+    assert await h.output.deliver_next(SENDER_ID) is False  # nothing left

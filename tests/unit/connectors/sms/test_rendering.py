@@ -131,3 +131,28 @@ def test_numbered_reply_picks_the_button(reply: str, picked: str | None) -> None
 
 def test_number_without_a_menu_picks_nothing() -> None:
     assert menu_choice("1", []) is None
+
+
+def test_a_long_answer_is_split_into_parts_that_each_fit_and_say_how_to_read_on() -> None:
+    sentence = "Pour une carte d'identité, prenez rendez-vous en mairie avec votre justificatif de domicile. "
+    text = sentence * 8 + f"Tout est expliqué sur {LINK} avec la liste des pièces."
+    parts = SmsRenderer(Notices()).parts(text, BUTTONS)
+
+    assert len(parts) >= 2 and all(segment_count(part) <= 3 for part in parts)
+    assert all(part.endswith("\n(suite : envoyez SUITE)") for part in parts[:-1])
+    assert "SUITE" not in parts[-1] and parts[-1].endswith("Répondez 1, 2 ou 3.")  # the menu goes with the last part
+    assert "..." not in "".join(parts)  # nothing is cut away
+    read = " ".join(p.removesuffix("\n(suite : envoyez SUITE)").split("\n1. ")[0] for p in parts)
+    assert read.split() == text.split()
+    assert LINK in parts[-1]
+
+
+def test_an_answer_that_fits_is_one_part_as_rendered() -> None:
+    renderer = SmsRenderer(Notices())
+    assert renderer.parts("Horaires : 9h-17h.", BUTTONS) == [renderer.render("Horaires : 9h-17h.", BUTTONS)]
+
+
+def test_a_very_long_answer_stops_at_the_part_limit_and_is_shortened_there() -> None:
+    parts = SmsRenderer(Notices(), max_segments=1).parts("Un mot de plus. " * 400)
+    assert len(parts) == 8 and all(segment_count(part) <= 1 for part in parts)
+    assert parts[-1].endswith("...") or parts[-1].endswith(".")

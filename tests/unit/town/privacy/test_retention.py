@@ -120,6 +120,23 @@ def test_finished_outbox_jobs_go_but_pending_ones_are_never_lost(engine: Engine)
     assert left == ["failed", "pending"]
 
 
+def test_old_delivered_updates_go_with_what_they_held_but_a_held_update_of_a_live_job_stays(engine: Engine) -> None:
+    from bot.town.tickets.schema import held_messages
+
+    with engine.begin() as conn:
+        for key, status, created in (("delivered", "delivered", OLD), ("waiting", "sent", NOW)):
+            job_id = conn.execute(outbox.insert().values(
+                kind="ticket_update", dedup_key=key, payload={}, status=status, channel="webchat",
+                recipient=f"webchat:{key}", attempts=1, next_attempt_at=created, created_at=created,
+            )).inserted_primary_key[0]  # fmt: skip
+            conn.execute(held_messages.insert().values(job_id=job_id, channel="webchat", sender_id=f"webchat:{key}",
+                                                       messages=[{"text": "x"}], created_at=created))  # fmt: skip
+    purge(engine, timedelta(days=180), now=NOW)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT status FROM outbox")).scalars().all() == ["sent"]
+        assert conn.execute(text("SELECT sender_id FROM held_messages")).scalars().all() == ["webchat:waiting"]
+
+
 def test_phone_numbers_go_when_unseen_or_orphaned_but_stay_while_following_a_ticket(engine: Engine) -> None:
     ticket = TicketStore(engine, clock=lambda: OLD).create_ticket(
         TicketDraft("voirie", "nid de poule", channel="sms", sender_id="sms:follower")

@@ -135,7 +135,7 @@ def test_a_database_of_an_older_guichet_gets_the_new_columns_and_keeps_its_ticke
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("smtp://mail.pau.example", SmtpServer("mail.pau.example", 25, False)),
+        ("smtp://mail.pau.example", SmtpServer("mail.pau.example", 587, False)),
         ("smtp://mail.pau.example:2525", SmtpServer("mail.pau.example", 2525, False)),
         ("smtps://alertes%40pau:s%C3%A9cret@mail.pau.example", SmtpServer("mail.pau.example", 465, True,
                                                                           "alertes@pau", "sécret")),
