@@ -62,6 +62,30 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def street_line(street: Any) -> str:
+    """One line of a sector's streets: the name, or a part of a street split between sectors as a YAML mapping
+    (« {name: Avenue de Lons, side: even} », « {name: Boulevard Barbanègre, first: 31} »)."""
+    if isinstance(street, Mapping):
+        return yaml.safe_dump(dict(street), default_flow_style=True, allow_unicode=True, sort_keys=False).strip()
+    return str(street)
+
+
+def parse_street_lines(text: str) -> list[Any]:
+    """The streets of a sector as typed: names, and `{...}` lines read as street parts (checked by the catalog's own
+    validation afterwards; a line that is not valid YAML stays text, which that validation then names)."""
+    streets: list[Any] = []
+    for line in _lines(text):
+        if line.startswith("{"):
+            try:
+                part = yaml.safe_load(line)
+            except yaml.YAMLError:
+                part = line
+            streets.append(part if isinstance(part, dict) else line)
+        else:
+            streets.append(line)
+    return streets
+
+
 def _yaml(form: Form, key: str) -> Any:
     text = _text(form, key)
     if not text:
@@ -201,7 +225,7 @@ def waste_fields(document: Mapping[str, Any]) -> dict[str, str]:
         sid = str(sector.get("id"))
         rest = {k: v for k, v in sector.items() if k not in ("id", "name", "streets")}
         fields |= {f"sectors.{sid}.name": str(sector.get("name") or ""),
-                   f"sectors.{sid}.streets": "\n".join(sector.get("streets") or []),
+                   f"sectors.{sid}.streets": "\n".join(street_line(s) for s in sector.get("streets") or []),
                    f"sectors.{sid}.collection": yaml_box(rest)}  # fmt: skip
     return fields
 
@@ -224,7 +248,7 @@ def waste_document(form: Form, current: Mapping[str, Any]) -> dict[str, Any]:
             raise FormError(f"sectors.{sid}.collection", "un ensemble « collection: … » est attendu")
         rest = {key: value for key, value in rest.items() if key not in ("id", "name", "streets")}  # own fields
         sectors.append({"id": sid, "name": _text(form, f"sectors.{sid}.name"), **rest,
-                        "streets": _lines(_text(form, f"sectors.{sid}.streets"))})  # fmt: skip
+                        "streets": parse_street_lines(_text(form, f"sectors.{sid}.streets"))})  # fmt: skip
     document["sectors"] = sectors
     return document
 

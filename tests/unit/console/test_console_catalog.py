@@ -374,3 +374,13 @@ async def test_an_admin_accepts_one_service_and_rejects_another_both_audited(con
     assert "name : Hôtel de ville de Pau → Mairie de Pau" in accept.detail
     assert (reject.target, reject.detail) == ("service:ccas", f"brouillon {EXPORT.name} écarté")
     assert catalog(console).history(limit=1)[0].action == "annuaire_accept"
+
+
+def test_a_street_split_between_sectors_survives_the_waste_form() -> None:
+    from bot.console.catalog_forms import parse_street_lines, street_line
+
+    streets = ["Rue Serviez", {"name": "Avenue de Lons", "side": "even"}, {"name": "Boulevard Barbanègre", "first": 31}]
+    text = "\n".join(street_line(s) for s in streets)
+    assert "{name: Avenue de Lons, side: even}" in text and "Barbanègre" in text
+    assert parse_street_lines(text + "\n\n") == streets
+    assert parse_street_lines("{name: [unclosed") == ["{name: [unclosed"]  # left for the catalog's validation to name
