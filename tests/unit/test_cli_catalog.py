@@ -52,7 +52,7 @@ BROKEN_FIELD = "services.yml: piscine: hours.monday[0]: '25:00' is not a time"
 
 def test_validate_passes_on_the_shipped_files_and_on_the_database(var: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["catalog", "validate", str(TOWN)]) == 0
-    assert f"Catalog OK ({TOWN}): 13 services, 11 procedures, 40 streets in 4 waste sectors" in capsys.readouterr().out
+    assert f"Catalog OK ({TOWN}): 13 services, 12 procedures, 40 streets in 4 waste sectors" in capsys.readouterr().out
     assert main(["catalog", "validate"]) == 0  # the first start seeds the database from TOWN_DATA_DIR
     assert "Catalog OK (database, version 1): 13 services" in capsys.readouterr().out
 

@@ -11,6 +11,8 @@ from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.settings import ROOT
+from bot.town.catalog import load_catalog
+from bot.town.tickets.categories import PROBLEM_TYPES
 
 INTENTS = [
     "greet",
@@ -61,6 +63,7 @@ CANONICAL = {
         "restauration_scolaire",
         "permis_construire",
         "declaration_naissance",
+        "perte_vol_papiers",
     },
     "problem_type": {
         "voirie",
@@ -121,6 +124,25 @@ def test_entity_values_are_canonical_and_all_covered(training: TrainingData, ent
 def test_synonyms_map_to_canonical_values(training: TrainingData) -> None:
     canonical = set().union(*CANONICAL.values()) | {"aujourdhui", "demain", "apres_demain"}
     assert set(training.entity_synonyms.values()) <= canonical
+
+
+CATALOG_ENTITIES = ("service", "procedure", "problem_type")
+
+
+def test_the_catalog_names_every_canonical_value_of_its_entities() -> None:
+    catalog = load_catalog(ROOT / "data" / "town")
+    assert set(catalog.services) == CANONICAL["service"]
+    assert set(catalog.procedures) == CANONICAL["procedure"]
+    assert set(PROBLEM_TYPES) == set(catalog.categories) == CANONICAL["problem_type"]
+    entries = [*catalog.services.values(), *catalog.procedures.values(), *catalog.categories.values()]
+    assert [entry.id for entry in entries if len(entry.aliases) < 3] == []
+
+
+def test_names_of_catalog_entities_live_in_the_catalog_not_in_the_training_synonyms(training: TrainingData) -> None:
+    """Rasa's synonyms would need a retraining for every new name; the catalog's are live (catalog_names)."""
+    nlu_files = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "data" / "nlu").glob("synonyms_*.yml"))
+    catalog_values = set().union(*(CANONICAL[entity] for entity in CATALOG_ENTITIES))
+    assert [value for value in catalog_values if f"synonym: {value}\n" in nlu_files] == []
 
 
 def test_ticket_references_are_extracted_by_a_regex(training: TrainingData) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from bot.town.catalog.documents import (
+    CATEGORIES_FILE,
     PROCEDURES_FILE,
     SERVICES_FILE,
     WASTE_FILE,
@@ -15,9 +16,9 @@ from bot.town.catalog.documents import (
     read_documents,
 )
 from bot.town.catalog.hours import HolidayCalendar
-from bot.town.catalog.loader import parse_procedures, parse_services, parse_waste
+from bot.town.catalog.loader import parse_categories, parse_procedures, parse_services, parse_waste
 from bot.town.catalog.matching import STREET_TYPES, FuzzyIndex, Match, street_aliases, tokens
-from bot.town.catalog.models import Procedure, Service, Street, WasteData
+from bot.town.catalog.models import ProblemCategory, Procedure, Service, Street, WasteData
 from bot.town.catalog.waste import StreetCollection, collection_for
 
 
@@ -32,11 +33,12 @@ class StreetNotResolved(LookupError):
 
 @dataclass
 class Catalog:
-    """Everything the town publishes: services, procedures and waste collection."""
+    """Everything the town publishes: services, procedures, waste collection, and the names of problem categories."""
 
     services: dict[str, Service]
     procedures: dict[str, Procedure]
     waste: WasteData
+    categories: dict[str, ProblemCategory] = field(default_factory=dict)
 
     def public_contacts(self) -> frozenset[str]:
         """Every phone number and e-mail address the town publishes (never masked as personal data)."""
@@ -110,7 +112,7 @@ class Catalog:
 
 
 def load_catalog(data_dir: Path | None = None) -> Catalog:
-    """The catalog from services.yml, procedures.yml and waste.yml (default: settings.town_data_dir)."""
+    """The catalog from services.yml, procedures.yml, waste.yml and categories.yml (default: settings.town_data_dir)."""
     if data_dir is None:
         from bot.settings import get_settings  # only at the edge, so tests can pass a directory
 
@@ -122,4 +124,5 @@ def catalog_from_documents(documents: CatalogDocuments) -> Catalog:
     """The catalog of validated documents (from YAML files or the database); CatalogError names file, entry, field."""
     services = parse_services(SERVICES_FILE, {"services": documents.services})
     procedures = parse_procedures(PROCEDURES_FILE, {"procedures": documents.procedures}, services)
-    return Catalog(services, procedures, parse_waste(WASTE_FILE, documents.waste))
+    categories = parse_categories(CATEGORIES_FILE, {"categories": documents.categories})
+    return Catalog(services, procedures, parse_waste(WASTE_FILE, documents.waste), categories)

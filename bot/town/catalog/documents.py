@@ -18,14 +18,16 @@ import yaml
 from bot.town.catalog.fields import CatalogError, read_yaml
 
 SERVICES_FILE, PROCEDURES_FILE, WASTE_FILE = "services.yml", "procedures.yml", "waste.yml"
-FILES: tuple[str, ...] = (SERVICES_FILE, PROCEDURES_FILE, WASTE_FILE)
+CATEGORIES_FILE = "categories.yml"  # problem categories and the names citizens give them (optional on import)
+FILES: tuple[str, ...] = (SERVICES_FILE, PROCEDURES_FILE, WASTE_FILE, CATEGORIES_FILE)
 DATE_KEYS = frozenset({"date", "from", "to", "valid_from", "valid_to"})  # written back as YAML dates on export
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
 class CatalogDocuments:
-    """The catalog's content: service and procedure entries in file order, the waste document, each file's header.
+    """The catalog's content: service, procedure and problem-category entries in file order, the waste document,
+    each file's header.
 
     Entries are canonical (see `canonical`); the header is the comment block a file starts with (e.g. the
     "demonstration data" notice), kept so that an export says what the imported files said.
@@ -34,6 +36,7 @@ class CatalogDocuments:
     services: list[dict[str, Any]]
     procedures: list[dict[str, Any]]
     waste: dict[str, Any]
+    categories: list[dict[str, Any]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> CatalogDocuments:
@@ -89,14 +92,19 @@ def _list_section(path: Path, key: str) -> list[dict[str, Any]]:
 
 
 def read_documents(directory: Path) -> CatalogDocuments:
-    """The documents of the three YAML files of `directory` (CatalogError naming the file when one is unreadable)."""
+    """The documents of the YAML files of `directory` (CatalogError naming the file when one is unreadable).
+
+    categories.yml may be absent (a town exported before it existed): its categories then have no names of their own.
+    """
     waste = read_yaml(directory / WASTE_FILE)
     if not isinstance(waste, dict):
         raise CatalogError(WASTE_FILE, "(file)", "(document)", "expected a mapping")
+    categories_path = directory / CATEGORIES_FILE
     return CatalogDocuments(
         services=_list_section(directory / SERVICES_FILE, "services"),
         procedures=_list_section(directory / PROCEDURES_FILE, "procedures"),
         waste=canonical(waste),
+        categories=_list_section(categories_path, "categories") if categories_path.exists() else [],
         headers={name: header for name in FILES if (header := _header(directory / name))},
     )
 
@@ -111,12 +119,13 @@ def yaml_text(document: Any, header: str = "") -> str:
 
 
 def write_documents(documents: CatalogDocuments, directory: Path) -> list[Path]:
-    """Write services.yml, procedures.yml and waste.yml into `directory` (created if needed); the paths written."""
+    """Write services.yml, procedures.yml, waste.yml and categories.yml into `directory`; the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     contents = {
         SERVICES_FILE: {"services": documents.services},
         PROCEDURES_FILE: {"procedures": documents.procedures},
         WASTE_FILE: documents.waste,
+        CATEGORIES_FILE: {"categories": documents.categories},
     }
     paths = []
     for name, document in contents.items():

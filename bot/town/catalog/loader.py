@@ -1,4 +1,4 @@
-"""Reading and validating the catalog's YAML files (services.yml, procedures.yml, waste.yml)."""
+"""Reading and validating the catalog's YAML files (services.yml, procedures.yml, waste.yml, categories.yml)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from bot.town.catalog.models import (
     DropOffPoint,
     Gender,
     HolidayRule,
+    ProblemCategory,
     Procedure,
     SeasonalPeriod,
     Service,
@@ -43,6 +44,7 @@ from bot.town.catalog.models import (
     WeekParity,
     WeekSchedule,
 )
+from bot.town.tickets.categories import PROBLEM_TYPES
 
 
 def _ranges(entry: EntryReader, key: str, value: Any) -> tuple[TimeRange, ...]:
@@ -217,6 +219,17 @@ def parse_procedures(file: str, document: Any, service_ids: Iterable[str]) -> di
 def load_procedures(path: Path, service_ids: Iterable[str]) -> dict[str, Procedure]:
     """The procedures of a procedures.yml file, by id."""
     return parse_procedures(path.name, read_yaml(path), service_ids)
+
+
+def parse_categories(file: str, document: Any) -> dict[str, ProblemCategory]:
+    """The problem categories of a parsed categories.yml document, by id; each id is a ticket category."""
+    categories = {}
+    for category_id, raw in entries_of(file, document, "categories"):
+        entry = EntryReader(file, category_id, raw, ("id", "aliases"))
+        if category_id not in PROBLEM_TYPES:
+            raise entry.error("id", f"'{category_id}' is not a problem category ({', '.join(PROBLEM_TYPES)})")
+        categories[category_id] = ProblemCategory(category_id, entry.texts("aliases"))
+    return categories
 
 
 def _holiday_rule(file: str, raw: Any) -> HolidayRule:

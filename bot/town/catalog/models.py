@@ -41,6 +41,7 @@ PROCEDURE_IDS: tuple[str, ...] = (
     "restauration_scolaire",
     "permis_construire",
     "declaration_naissance",
+    "perte_vol_papiers",
 )
 
 WASTE_STREAMS: tuple[str, ...] = ("ordures_menageres", "recyclables", "verre", "dechets_verts", "encombrants")
@@ -177,6 +178,14 @@ class Procedure:
     link: str
     aliases: tuple[str, ...] = ()
     notes: str | None = None
+
+
+@dataclass(frozen=True)
+class ProblemCategory:
+    """A category of problem in public space (ticket category, NLU `problem_type`) and the names citizens give it."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The live catalog in the database: one row per item, a version counter, and the history of every change.
 
 Schema (SQLite by default, PostgreSQL via DATABASE_URL):
-- `catalog_items`: one row per item: `kind` (service, procedure, waste — the whole waste.yml document — or header,
-  a file's comment block), `item_id`, `position` (order in its file) and `document`, the item's canonical YAML
-  document as JSON text. The loader validates it; the database only keeps it.
+- `catalog_items`: one row per item: `kind` (service, procedure, category — a problem category and its names —,
+  waste — the whole waste.yml document — or header, a file's comment block), `item_id`, `position` (order in its
+  file) and `document`, the item's canonical YAML document as JSON text. The loader validates it; the database
+  only keeps it.
 - `catalog_state`: one row holding `version`, raised by every change; processes compare it to the version they
   answer from (one cheap query), and reload only when it moved.
 - `catalog_history`: each changed item with the actor, the action, and its document before and after.
@@ -39,7 +40,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("service", "procedure", "waste", "header")
+KINDS = ("service", "procedure", "category", "waste", "header")
+_LISTS = {"service": "services", "procedure": "procedures", "category": "categories"}  # kind -> documents' list
 WASTE_ID = "waste"  # the waste document is one item: sectors, streams and streets are validated together
 
 metadata = MetaData()
@@ -117,6 +119,8 @@ def _rows(documents: CatalogDocuments) -> dict[Key, tuple[int, str]]:
         rows[("service", service["id"])] = (i, _dumps(service))
     for i, procedure in enumerate(documents.procedures):
         rows[("procedure", procedure["id"])] = (i, _dumps(procedure))
+    for i, category in enumerate(documents.categories):
+        rows[("category", category["id"])] = (i, _dumps(category))
     if documents.waste:  # empty only in a database that holds no catalog yet
         rows[("waste", WASTE_ID)] = (0, _dumps(documents.waste))
     for i, (file, text) in enumerate(documents.headers.items()):
@@ -133,6 +137,8 @@ def _documents(rows: list[Any]) -> CatalogDocuments:
             documents.services.append(document)
         elif kind == "procedure":
             documents.procedures.append(document)
+        elif kind == "category":
+            documents.categories.append(document)
         elif kind == "waste":
             documents.waste = document
         elif kind == "header":
@@ -186,7 +192,8 @@ class CatalogStore:
         return dict(json.loads(text))
 
     def put_item(self, kind: str, item_id: str, document: dict[str, Any], actor: str, action: str = "put") -> int:
-        """Add or replace an item (kind service, procedure or waste); the new version. CatalogError when invalid."""
+        """Add or replace an item (kind service, procedure, category or waste); the new version. CatalogError when
+        invalid."""
         return self._change(actor, action, _put(kind, item_id, document))
 
     def preview_item(self, kind: str, item_id: str, document: dict[str, Any]) -> Catalog:
@@ -306,8 +313,8 @@ class CatalogStore:
 
 
 def _put(kind: str, item_id: str, document: dict[str, Any]) -> Callable[[CatalogDocuments], None]:
-    """A change that adds or replaces one item (kind service, procedure or waste)."""
-    if kind not in ("service", "procedure", "waste"):
+    """A change that adds or replaces one item (kind service, procedure, category or waste)."""
+    if kind not in (*_LISTS, "waste"):
         raise ValueError(f"cannot put a catalog item of kind {kind!r}")
     new = canonical(document)
     if kind != "waste":
@@ -317,7 +324,7 @@ def _put(kind: str, item_id: str, document: dict[str, Any]) -> Callable[[Catalog
         if kind == "waste":
             documents.waste = new
             return
-        entries = documents.services if kind == "service" else documents.procedures
+        entries = getattr(documents, _LISTS[kind])
         for i, entry in enumerate(entries):
             if entry.get("id") == item_id:
                 entries[i] = new
@@ -330,7 +337,7 @@ def _put(kind: str, item_id: str, document: dict[str, Any]) -> Callable[[Catalog
 def _replace_all(documents: CatalogDocuments) -> Callable[[CatalogDocuments], None]:
     def apply(current: CatalogDocuments) -> None:
         current.services, current.procedures = documents.services, documents.procedures
-        current.waste, current.headers = documents.waste, documents.headers
+        current.categories, current.waste, current.headers = documents.categories, documents.waste, documents.headers
 
     return apply
 

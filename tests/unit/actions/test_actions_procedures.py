@@ -62,6 +62,25 @@ async def test_every_procedure_is_answered_with_or_without_appointment(catalog, 
     assert all(messages[0].pieces.values())
 
 
+async def test_a_citizen_who_lost_their_papers_learns_what_to_declare_where_and_what_it_costs(catalog):
+    messages, events = await run(
+        ActionProcedure, catalog, NOW, "j'ai égaré mes papiers", "ask_procedure", {"procedure": "perte_vol_papiers"}
+    )
+    answer, note = messages
+    assert answer.response == "utter_procedure_appointment"  # the new application is made at the counter
+    documents = answer.pieces["documents"]
+    assert "récépissé de plainte (police, gendarmerie ou pré-plainte en ligne), avant la nouvelle demande" in documents
+    assert (
+        "déclaration de perte, faite au guichet avec la nouvelle demande ou en ligne avec la pré-demande" in documents
+    )
+    assert "timbre fiscal" in documents and "25 € pour une carte d'identité" in answer.pieces["cost"]
+    assert "86 € pour le passeport" in answer.pieces["cost"]
+    assert answer.pieces["link"].startswith("https://www.service-public.fr/")
+    assert note == Said("utter_procedure_note", {"notes": catalog.procedure("perte_vol_papiers").notes}, [])
+    assert "portez plainte avant de refaire vos papiers" in note.pieces["notes"]
+    assert events[:2] == [slot("procedure", "perte_vol_papiers"), slot("service", "etat_civil")]
+
+
 async def test_a_birth_certificate_needs_no_appointment(catalog):
     messages, _ = await run(
         ActionProcedure, catalog, NOW, "acte de naissance", "ask_procedure", {"procedure": "acte_naissance"}

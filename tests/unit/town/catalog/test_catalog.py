@@ -145,7 +145,7 @@ def test_citizen_types_a_street(catalog, typed, expected):
 
 
 def test_matches_carry_scores_best_first(catalog):
-    exact, typo = catalog.resolve_service("piscine")[0], catalog.resolve_service("pisine")[0]
+    exact, typo = catalog.resolve_service("piscine")[0], catalog.resolve_service("pissinne")[0]
     assert exact.score == 1.0 and 0.75 <= typo.score < 1.0
     assert exact.name == "Piscine municipale Norman-Prince"
 
