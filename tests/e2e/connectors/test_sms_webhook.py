@@ -250,7 +250,7 @@ async def test_stop_merci_opts_out_of_ticket_notifications_from_the_outbox(serve
 
     await server.post(server.form("stop merci"))
     await server.post(server.form("STOP SVP"))
-    tickets.set_status(ref, "traite", None, "agent:marie")
+    tickets.set_status(ref, "pris_en_charge", None, "agent:marie")
     claimed, cancelled = OutboxStore(engine).claim_due(tickets.clock(), limit=5, lease=timedelta(minutes=5))
 
     assert (claimed, cancelled) == ([], 1)

@@ -354,7 +354,7 @@ async def test_a_proactive_message_from_another_process_reaches_the_citizen_thro
     assert answer == {"text": "Un agent vous répond."}
 
 
-UPDATE = "Ville de Pau : votre signalement {ref} est traité. Merci !"
+UPDATE = "Ville de Pau : votre signalement {ref} est pris en charge."
 
 
 def update_handed_over(tmp_path: Path, session_id: str) -> tuple[OutboxStore, str]:
@@ -367,7 +367,7 @@ def update_handed_over(tmp_path: Path, session_id: str) -> tuple[OutboxStore, st
     ref = tickets.create_ticket(
         TicketDraft("voirie", "Trou", address="Rue Tran", channel="webchat", sender_id=f"webchat:{session_id}")
     ).ref
-    tickets.set_status(ref, "traite", None, "agent:marie")
+    tickets.set_status(ref, "pris_en_charge", None, "agent:marie")  # not closed: no satisfaction question yet
     outbox = OutboxStore(engine)
     [job], _ = outbox.claim_due(tickets.clock(), limit=5, lease=timedelta(minutes=5))
     outbox.mark_sent(job.id, tickets.clock(), held=[{"text": UPDATE.format(ref=ref)}])

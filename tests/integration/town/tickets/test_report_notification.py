@@ -20,8 +20,10 @@ from sanic import Sanic
 
 from bot.db import create_engine_for
 from bot.settings import get_settings
-from bot.town.notify import RasaNotifier
+from bot.town.notify import KindRouter, RasaNotifier
 from bot.town.tickets import OutboxStore, OutboxWorker, TicketDraft, TicketStore, create_schema
+from bot.town.tickets.outbox import NOTIFY_KIND
+from bot.town.tickets.satisfaction import SATISFACTION_INTENT, SATISFACTION_KIND
 
 pytestmark = pytest.mark.model
 
@@ -82,9 +84,18 @@ async def rasa_http(agent: Agent) -> AsyncIterator[tuple[httpx.AsyncClient, Reco
             yield client, channel
 
 
-async def deliver(store: TicketStore, client: httpx.AsyncClient) -> None:
-    run = await OutboxWorker(OutboxStore(store.engine), RasaNotifier("http://rasa", TOKEN, client=client)).run_once()
-    assert (run.sent, run.failed, run.dead) == (1, 0, 0)
+def worker_for(store: TicketStore, client: httpx.AsyncClient) -> OutboxWorker:
+    """The console's routing: ticket updates, and the satisfaction question once a ticket is closed."""
+    router = KindRouter({
+        NOTIFY_KIND: RasaNotifier("http://rasa", TOKEN, client=client),
+        SATISFACTION_KIND: RasaNotifier("http://rasa", TOKEN, client=client, intent=SATISFACTION_INTENT),
+    })  # fmt: skip
+    return OutboxWorker(OutboxStore(store.engine), router)
+
+
+async def deliver(store: TicketStore, client: httpx.AsyncClient, jobs: int) -> None:
+    run = await worker_for(store, client).run_once()
+    assert (run.sent + run.delivered, run.failed, run.dead) == (jobs, 0, 0)
 
 
 @pytest.mark.parametrize(
@@ -108,9 +119,13 @@ async def test_status_change_is_told_to_the_citizen_on_their_channel(
     ticket = store.create_ticket(TicketDraft("voirie", address="12 Rue Serviez", channel="telegram", sender_id=CITIZEN))
 
     store.set_status(ticket.ref, state, note=note, reason=reason)
-    await deliver(store, client)
+    closed = state in ("traite", "non_retenu")
+    await deliver(store, client, jobs=2 if closed else 1)
 
-    (message,) = channel.output.messages
+    message, *question = channel.output.messages
+    assert [q["text"] for q in question] == (
+        [f"Votre demande {ticket.ref} est close. La réponse vous convient-elle ?"] if closed else []
+    )
     assert message["recipient_id"] == CITIZEN
     text: str = message["text"]
     assert text.startswith(f"Ville de {get_settings().town_name} : ")
@@ -128,10 +143,12 @@ async def test_status_change_reaches_every_follower_once(
     store.follow(ticket.ref, "telegram", "777")
 
     store.set_status(ticket.ref, "traite", note="Lampadaire remplacé")
-    worker = OutboxWorker(OutboxStore(store.engine), RasaNotifier("http://rasa", TOKEN, client=client))
+    worker = worker_for(store, client)
     first, second = await worker.run_once(), await worker.run_once()
 
-    assert (first.sent, second.sent) == (2, 0)
-    recipients: list[Any] = sorted(m["recipient_id"] for m in channel.output.messages)
-    assert recipients == sorted([CITIZEN, "777"])
-    assert all("Lampadaire remplacé" in m["text"] for m in channel.output.messages)
+    # both followers get the update; the satisfaction question goes to the one who reported, once
+    assert (first.sent + first.delivered, second.sent + second.delivered) == (3, 0)
+    updates = [m for m in channel.output.messages if "Lampadaire remplacé" in m["text"]]
+    questions = [m for m in channel.output.messages if "convient" in m["text"]]
+    assert sorted(m["recipient_id"] for m in updates) == sorted([CITIZEN, "777"])
+    assert [m["recipient_id"] for m in questions] == [CITIZEN]
