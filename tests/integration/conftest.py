@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from rasa.core.agent import Agent
 
@@ -18,3 +20,19 @@ def agent() -> Agent:
     if not is_up_to_date(models):
         pytest.fail("The model is missing or stale: run `make train` (make test does it first).")
     return Agent.load(str(model_path(models)), generator=TownResponses())
+
+
+@pytest.fixture
+def shipped_catalog(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The NLU reads catalog names from a fresh database seeded from data/town (the shipped catalog), not from
+    whatever a local var/ database holds (a demo database keeps its own edits and is seeded only when empty)."""
+    from bot.runtime.components.catalog_names import process_live_catalog
+
+    database = tmp_path_factory.mktemp("catalog") / "catalog.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    get_settings.cache_clear()
+    process_live_catalog.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    process_live_catalog.cache_clear()

@@ -51,6 +51,7 @@ async def test_held_out_accuracy_and_macro_f1_stay_above_their_floors(agent: Age
     assert len(report.per_intent) == 18
 
 
+@pytest.mark.usefixtures("shipped_catalog")
 async def test_held_out_entity_values_stay_above_their_target(agent: Agent) -> None:
     report = await evaluate(agent.parse_message, load_examples())
     per_entity = {s.entity: f"{s.correct}/{s.expected}" for s in report.per_entity}

@@ -34,6 +34,9 @@ FALLBACK_MINUTES = 0.15  # 9 s
 PAGE_PORT = free_port()
 PAGE_ORIGIN = f"http://127.0.0.1:{PAGE_PORT}"
 REFERENCE = re.compile(r"\b[A-Z]{2,6}-\d{4}-\d{6}\b")
+# The assistant's messages of one turn arrive one after the other; a silence this long ends the turn (a loaded
+# machine can pause between an action's message and the next question).
+QUIET_SECONDS = 5
 
 
 @dataclass
@@ -87,7 +90,7 @@ class WebCitizen:
         replies = [await asyncio.wait_for(self.heard.get(), timeout=120)]
         while True:
             try:
-                replies.append(await asyncio.wait_for(self.heard.get(), timeout=2))
+                replies.append(await asyncio.wait_for(self.heard.get(), timeout=QUIET_SECONDS))
             except asyncio.TimeoutError:
                 return replies
 
@@ -106,7 +109,7 @@ def payloads(replies: list[dict[str, Any]]) -> list[str]:
 async def report(citizen: WebCitizen, street: str, contact: str | None, consent: bool) -> str:
     """Report a pothole, answering whatever the form asks; the reference of the ticket."""
     replies = await citizen.say(f"je veux signaler un nid de poule {street}")
-    for _ in range(12):
+    for _ in range(16):
         text = said(replies)
         if (found := REFERENCE.search(text)) and "enregistré" in text:
             return found.group(0)
@@ -257,7 +260,7 @@ async def report_in_widget(page: Any, street: str) -> str:
     before = len(await bot_texts(page))
     await page.get_by_label("Votre message").fill(f"je veux signaler un nid de poule {street}")
     await page.keyboard.press("Enter")
-    for _ in range(12):
+    for _ in range(16):
         text = await widget_says(page, before)
         before = len(await bot_texts(page))
         if (found := REFERENCE.search(text)) and "enregistré" in text:

@@ -14,6 +14,7 @@ def values(parse: dict[str, Any], entity: str) -> list[str]:
     return [e["value"] for e in parse["entities"] if e["entity"] == entity]
 
 
+@pytest.mark.usefixtures("shipped_catalog")
 async def test_model_parse_returns_canonical_values_for_the_words_of_issue_21(agent: Agent) -> None:
     # The words a new user tried (issue 21); DIET may cut one span in two (« pour » and « m'inscrire pour voter »):
     # what matters is that the value the actions receive is the catalog's.
