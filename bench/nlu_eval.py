@@ -266,6 +266,7 @@ async def main() -> None:
     model = model_path(get_settings().models_dir)
     with tempfile.TemporaryDirectory() as directory:
         os.environ["DATABASE_URL"] = f"sqlite:///{Path(directory) / 'catalog.db'}"
+        get_settings.cache_clear()  # the settings read above are cached without it
         process_live_catalog.cache_clear()
         agent = Agent.load(str(model))
         report = await evaluate(agent.parse_message, load_examples())
