@@ -145,6 +145,29 @@ async def test_citizen_chats_with_the_keyboard_alone(page: Page) -> None:
     await expect(page.get_by_role("dialog")).to_be_hidden()
     await expect(page.get_by_role("button", name=LAUNCHER)).to_be_focused()
     assert (await stored_in_browser(page))["sessionStorage"] == ["guichet-chat"]
+    assert (await stored_in_browser(page))["localStorage"] == ["guichet-chat-session"]  # its number only
+
+
+async def kept_session(page: Page) -> dict[str, object] | None:
+    return await page.evaluate("JSON.parse(window.localStorage.getItem('guichet-chat-session'))")
+
+
+async def test_the_conversation_number_stays_on_the_device_and_can_be_erased(page: Page) -> None:
+    await open_with_keyboard(page)
+    await send(page, "Bonjour")
+    log = page.get_by_role("log")
+    await expect(log).to_contain_text("Vous avez écrit : Bonjour")
+    kept = await kept_session(page)
+    in_tab = await page.evaluate("JSON.parse(window.sessionStorage.getItem('guichet-chat')).sessionId")
+    assert kept is not None and kept["sessionId"] == in_tab and set(kept) == {"sessionId", "expires"}
+    await expect(page.get_by_role("dialog")).to_contain_text("reste 30 jours sur cet appareil")
+
+    await page.get_by_role("button", name="Effacer la conversation de cet appareil").click()
+    await expect(log).not_to_contain_text("Bonjour")
+    await send(page, "Nouvelle question")
+    await expect(log).to_contain_text("Vous avez écrit : Nouvelle question")
+    renewed = await kept_session(page)
+    assert renewed is not None and renewed["sessionId"] != in_tab
 
 
 async def test_links_open_in_a_new_window_with_visible_text(page: Page) -> None:

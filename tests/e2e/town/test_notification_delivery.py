@@ -291,7 +291,7 @@ async def report_in_widget(page: Any, street: str) -> str:
 
 
 @pytest.mark.browser
-async def test_the_widget_shows_the_update_when_the_citizen_comes_back_to_the_page(
+async def test_the_widget_shows_the_update_when_the_citizen_reopens_a_closed_browser(
     running: Running, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from playwright.async_api import async_playwright, expect
@@ -316,18 +316,23 @@ async def test_the_widget_shows_the_update_when_the_citizen_comes_back_to_the_pa
             await page.get_by_role("button", name="Une question ? Discutez avec la mairie").click()
             ref = await report_in_widget(page, "rue Serviez")
 
-            await page.goto("about:blank")  # the citizen leaves the town's site: the socket closes
+            kept_on_disk = await context.storage_state()  # what the browser keeps when it is closed
+            await context.close()  # the citizen closes the browser: the socket and the tab's storage are gone
             set_status(stack, ref, "planifie", "Intervention prévue lundi.")
             wait_for(lambda: [j["status"] for j in outbox_of(stack, ref)] == ["sent"], 60, "never handed over")
             await asyncio.sleep(3)
             assert [j["status"] for j in outbox_of(stack, ref)] == ["sent"]
 
-            await page.goto(f"{PAGE_ORIGIN}/")  # back in the same tab: the widget resumes its stored session
-            log = page.get_by_role("log")
-            await expect(log).to_contain_text(f"une intervention est planifiée pour votre signalement {ref}",
-                                              timeout=30_000)  # fmt: skip
-            await expect(log).to_contain_text("Intervention prévue lundi.")
+            context = await chromium.new_context(locale="fr-FR", storage_state=kept_on_disk)  # the browser again
+            page = await context.new_page()
+            await page.goto(f"{PAGE_ORIGIN}/")
+            launcher = page.get_by_role("button", name=re.compile(re.escape("Une question ? Discutez avec la mairie")))
+            await expect(launcher).to_contain_text("nouveau message", timeout=30_000)  # arrived with the chat closed
             wait_for(lambda: [j["status"] for j in outbox_of(stack, ref)] == ["delivered"], 30, "never delivered")
+            await launcher.click()
+            log = page.get_by_role("log")
+            await expect(log).to_contain_text(f"une intervention est planifiée pour votre signalement {ref}")
+            await expect(log).to_contain_text("Intervention prévue lundi.")
             await page.screenshot(path="/tmp/guichet-widget-update-after-return.png")
             await chromium.close()
     finally:

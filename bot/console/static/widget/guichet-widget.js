@@ -6,12 +6,15 @@
  *           data-privacy-url="/confidentialite" defer></script>
  * Optional: data-retention-days (RETENTION_DAYS; without it the notice says only that messages are kept for a
  * limited time), data-max-chars (2000), data-max-photo-bytes (5 MB), data-socket-path, data-upload-path; keep them
- * equal to the server's settings. No inline code: under a Content-Security-Policy the
+ * equal to the server's settings. data-remember-days (30; 0: never) keeps the conversation's number on the device. No inline code: under a Content-Security-Policy the
  * page only needs connect-src for the rasa server (http(s): and ws(s):) and img-src for it (photos).
  *
  * Plain JavaScript, no build step. Nothing is stored in the browser (no cookie, no web storage) and no
  * connection is made until the citizen opens the chat; after that the conversation is kept in
- * sessionStorage so that it survives a page reload, and is gone when the tab is closed.
+ * sessionStorage so that it survives a page reload, and is gone when the tab is closed — except its number
+ * (the session id, nothing the citizen wrote), kept in localStorage for data-remember-days: when the browser comes
+ * back, the widget reconnects with it so that the follow-up of a report waiting on the server reaches the citizen
+ * (an unread badge on the launcher). « Effacer la conversation de cet appareil » removes both (shared computers).
  */
 (function () {
   "use strict";
@@ -29,9 +32,12 @@
     retentionDays: script.getAttribute("data-retention-days") || "",
     maxChars: parseInt(script.getAttribute("data-max-chars") || "2000", 10),
     maxPhotoBytes: parseInt(script.getAttribute("data-max-photo-bytes") || String(5 * 1024 * 1024), 10),
+    rememberDays: Math.max(0, parseInt(script.getAttribute("data-remember-days") || "30", 10) || 0),
     base: script.src.replace(/[^/]*$/, "")
   };
   var STORE_KEY = "guichet-chat";
+  var REMEMBER_KEY = "guichet-chat-session"; // localStorage: { sessionId, expires } only
+  var DAY_MS = 24 * 60 * 60 * 1000;
   var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
   var TYPING_TIMEOUT_MS = 20000;
 
@@ -41,9 +47,13 @@
     region: "Discussion avec la mairie",
     title: "Discuter avec la mairie",
     close: "Fermer la discussion",
+    erase: "Effacer la conversation de cet appareil",
+    unread: "nouveau message",
     privacy: "Ne communiquez pas de données sensibles (santé, opinions, coordonnées bancaires…). " +
       (/^\d+$/.test(config.retentionDays) ? "Vos messages sont conservés " + config.retentionDays + " jours."
-        : "Vos messages sont conservés pour une durée limitée."),
+        : "Vos messages sont conservés pour une durée limitée.") +
+      (config.rememberDays > 0 ? " Le numéro de cette discussion reste " + config.rememberDays +
+        " jours sur cet appareil pour vous transmettre la suite de vos demandes." : ""),
     privacyLink: "Vos droits sur vos données",
     newWindow: " (nouvelle fenêtre)",
     log: "Messages de la discussion",
@@ -76,6 +86,7 @@
   var wasDisconnected = false;
   var sessionReady = false; // messages wait for session_confirm, so they all belong to the same session
   var outbox = [];
+  var unread = 0; // messages that arrived while the chat was closed (shown on the launcher)
 
   // --- storage (only after the citizen opened the chat) -----------------------------------
 
@@ -96,6 +107,42 @@
       window.sessionStorage.setItem(STORE_KEY, JSON.stringify(state));
     } catch (e) {
       /* storage full or refused: the chat still works for this page */
+    }
+    remember();
+  }
+
+  function remember() {
+    if (!persisting || !config.rememberDays || !state.sessionId) {
+      return;
+    }
+    try {
+      window.localStorage.setItem(REMEMBER_KEY, JSON.stringify({
+        sessionId: state.sessionId, expires: Date.now() + config.rememberDays * DAY_MS
+      }));
+    } catch (e) {
+      /* refused: the conversation is then forgotten with the tab, as without data-remember-days */
+    }
+  }
+
+  function recall() {
+    try {
+      var kept = JSON.parse(window.localStorage.getItem(REMEMBER_KEY) || "null");
+      if (kept && typeof kept.sessionId === "string" && kept.expires > Date.now() && config.rememberDays) {
+        return kept.sessionId;
+      }
+      window.localStorage.removeItem(REMEMBER_KEY);
+    } catch (e) {
+      /* no storage: nothing to recall */
+    }
+    return null;
+  }
+
+  function forget() {
+    try {
+      window.localStorage.removeItem(REMEMBER_KEY);
+      window.sessionStorage.removeItem(STORE_KEY);
+    } catch (e) {
+      /* nothing was stored */
     }
   }
 
@@ -170,6 +217,9 @@
     ui.launcher = el("button", {
       type: "button", className: "gw-launcher", "aria-expanded": "false", "aria-controls": "gw-dialog"
     }, [icon("M4 4h16v12H7l-3 3V4z"), el("span", { text: TEXT.launcher })]);
+    ui.unread = el("span", { className: "gw-unread", hidden: "" });
+    ui.launcher.appendChild(ui.unread);
+    ui.erase = el("button", { type: "button", className: "gw-erase", text: TEXT.erase });
 
     ui.close = el("button", { type: "button", className: "gw-close", "aria-label": TEXT.close },
       [icon("M6 6l12 12M18 6L6 18")]);
@@ -194,7 +244,7 @@
     ui.dialog = el("div", {
       id: "gw-dialog", className: "gw-dialog", role: "dialog", "aria-labelledby": "gw-title", hidden: ""
     }, [
-      el("div", { className: "gw-header" }, [el("h2", { id: "gw-title", text: TEXT.title }), ui.close]),
+      el("div", { className: "gw-header" }, [el("h2", { id: "gw-title", text: TEXT.title }), ui.erase, ui.close]),
       el("p", { className: "gw-privacy" }, [
         TEXT.privacy + " ", externalLink(safeUrl(config.privacyUrl) || "#", TEXT.privacyLink), "."
       ]),
@@ -205,6 +255,7 @@
       [ui.launcher, ui.dialog]);
 
     ui.launcher.addEventListener("click", function () { open(true); });
+    ui.erase.addEventListener("click", erase);
     ui.close.addEventListener("click", close);
     ui.dialog.addEventListener("keydown", function (event) {
       if (event.key === "Escape") {
@@ -344,6 +395,11 @@
       });
       socket.on("bot_uttered", function (message) {
         hideTyping();
+        if (message && typeof message === "object" && !state.open) {
+          unread += 1;
+          ui.unread.textContent = unread + " " + TEXT.unread + (unread > 1 ? "s" : "");
+          ui.unread.hidden = false;
+        }
         if (message && typeof message === "object") {
           add({
             from: "bot", text: message.text, attachment: message.attachment,
@@ -435,6 +491,8 @@
   function open(moveFocus) {
     persisting = true;
     state.open = true;
+    unread = 0;
+    ui.unread.hidden = true;
     save();
     ui.dialog.hidden = false;
     ui.launcher.hidden = true;
@@ -455,6 +513,27 @@
     ui.launcher.focus();
   }
 
+  function erase() {
+    // A shared computer: nothing of this conversation stays on the device, and the next message starts another one.
+    forget();
+    if (socket) {
+      var previous = socket;
+      socket = null;
+      previous.off();
+      previous.disconnect();
+    }
+    sessionReady = false;
+    wasDisconnected = false;
+    outbox.length = 0;
+    state = { sessionId: null, open: true, messages: [] };
+    while (ui.log.firstChild) {
+      ui.log.removeChild(ui.log.firstChild);
+    }
+    save();
+    connect();
+    ui.input.focus();
+  }
+
   function start() {
     document.head.appendChild(el("link", { rel: "stylesheet", href: config.base + "guichet-widget.css" }));
     build();
@@ -466,6 +545,17 @@
       state.messages.forEach(render);
     }
     document.body.appendChild(ui.root);
+    if (!state.sessionId) {
+      var kept = recall();
+      if (kept) {
+        // The browser came back: the citizen opened this chat before and agreed to the notice; reconnect so that
+        // the follow-up waiting on the server arrives (unread badge), without opening the chat.
+        state.sessionId = kept;
+        persisting = true;
+        save();
+        connect();
+      }
+    }
     if (state.open) {
       open(false);
     }
