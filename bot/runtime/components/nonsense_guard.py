@@ -24,6 +24,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Contact details a citizen types when asked for them: never nonsense, whatever letters an address is made of.
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 VOCABULARY_FILE = "vocabulary.json"
 
 
@@ -283,7 +285,7 @@ def without_entities(message: Message) -> str:
         start, end = entity.get("start"), entity.get("end")
         if isinstance(start, int) and isinstance(end, int):
             text = text[:start] + " " + text[end:]
-    return text
+    return EMAIL.sub(" ", text)
 
 
 def judge_message(message: Message, known: set[str], has_vector: dict[str, bool]) -> Verdict:

@@ -91,3 +91,10 @@ def test_gibberish_around_an_entity_is_still_nonsense() -> None:
 def test_keyboard_mashing_tagged_as_an_address_by_the_classifier_is_still_nonsense() -> None:
     message = parsed("wxcvbn poiuytreza", [{"entity": "address", "start": 0, "end": 17, "extractor": "DIETClassifier"}])
     assert judge_message(message, KNOWN, VECTORS).reason == "gibberish"
+
+
+@pytest.mark.parametrize("address", ["paul.e19f05@exemple.fr", "qxz.wkv+mairie@bzh-mail.example", "jp.dupont@free.fr"])
+def test_an_email_address_given_as_a_contact_is_never_nonsense(address: str) -> None:
+    # the report form asks for a phone or an e-mail: random-looking letters in an address are not gibberish
+    assert judge_message(parsed(address, []), KNOWN, VECTORS).reason is None
+    assert judge_message(parsed(f"qsdfghjk {address} wxcvbnqs", []), KNOWN, VECTORS).reason == "gibberish"
